@@ -1,0 +1,34 @@
+# Quick start: `make demo` runs the main job, `make test` runs lint, types and tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e ".[all]" --group dev
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m nexint_core.demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check nexint_core tests benchmarks
+	$(PY) -m ruff format --check nexint_core tests benchmarks
+
+typecheck: $(STAMP)
+	$(PY) -m mypy --strict nexint_core
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/kernel.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,107 @@
+"""Pages and frames: the unit of memory and the turn it came from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from nexint_core.clock import format_time
+from nexint_core.errors import InvalidArgument
+from nexint_core.ids import PageId
+
+__all__ = ["ContextPage", "Frame", "Page", "Tier", "validate_importance"]
+
+
+class Tier(str, Enum):
+    """Where a page lives."""
+
+    CORE = "core"
+    ACTIVE = "active"
+    SWAP = "swap"
+    SUMMARY = "summary"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def validate_importance(value: object) -> float:
+    """Return ``value`` as a float in [0, 1] or raise :class:`InvalidArgument`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"importance must be a number in [0, 1], got {value!r}")
+    number = float(value)
+    if math.isnan(number) or not 0.0 <= number <= 1.0:
+        raise InvalidArgument(f"importance must be a number in [0, 1], got {value!r}")
+    return number
+
+
+@dataclass(slots=True, eq=False)
+class Page:
+    """A span of at most ``page_size`` tokens of one frame, with its paging state."""
+
+    id: PageId
+    content: str
+    tokens: int | None = None
+    role: str = "user"
+    importance: float = 0.5
+    namespace: str = "default"
+    frame_id: str | None = None
+    group_id: str | None = None
+    part: int = 0
+    created: float | None = None
+    last_used: float | None = None
+    use_count: int = 0
+    tier: Tier | None = None
+    quarantined: bool = False
+    vaddr: int = -1
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.id = PageId(self.id)
+        if not isinstance(self.content, str):
+            raise InvalidArgument(f"page content must be a string, got {type(self.content).__name__}")
+        if self.tokens is not None and (
+            isinstance(self.tokens, bool) or not isinstance(self.tokens, int) or self.tokens < 0
+        ):
+            raise InvalidArgument(f"page tokens must be a non-negative integer, got {self.tokens!r}")
+        self.importance = validate_importance(self.importance)
+
+    @property
+    def pinned(self) -> bool:
+        """Pinned pages live in core and are never eviction victims."""
+        return self.tier is Tier.CORE
+
+    @property
+    def unit(self) -> str:
+        """The eviction unit: the tool-call group if any, else the page itself."""
+        return self.id if self.group_id is None else "@" + self.group_id
+
+    def to_record(self) -> dict[str, Any]:
+        """The memory-record view: ``{"memory_id", "tier", "last_used", "importance", ...}``."""
+        return {
+            "memory_id": str(self.id),
+            "tier": self.tier.value if self.tier is not None else None,
+            "last_used": format_time(self.last_used) if self.last_used is not None else None,
+            "importance": self.importance,
+            "tokens": self.tokens,
+            "role": self.role,
+            "namespace": self.namespace,
+            "use_count": self.use_count,
+            "quarantined": self.quarantined,
+            "content": self.content,
+        }
+
+
+ContextPage = Page
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One dialogue turn, tool result or agent thought, before it is split into pages."""
+
+    frame_id: str
+    role: str
+    text: str
+    group_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
