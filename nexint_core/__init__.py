@@ -35,6 +35,7 @@ from nexint_core.tokens import TiktokenTokenizer, Tokenizer, get_tokenizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "POLICY_NAMES",
     "ARCPolicy",
     "Action",
     "Clock",
@@ -54,7 +55,6 @@ __all__ = [
     "LRUPolicy",
     "MemoryManager",
     "NexintError",
-    "POLICY_NAMES",
     "Page",
     "PageId",
     "PageNotFound",
@@ -66,6 +66,7 @@ __all__ = [
     "StepClock",
     "SwapStore",
     "SystemClock",
+    "Tier",
     "TiktokenTokenizer",
     "Tokenizer",
     "TokenizerUnavailable",

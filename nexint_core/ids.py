@@ -25,9 +25,7 @@ class PageId(str):
         if isinstance(value, PageId):
             return value
         if not isinstance(value, str) or _PATTERN.match(value) is None:
-            raise InvalidArgument(
-                f"invalid page id {value!r}: expected KIND-NNNN, e.g. 'MSG-000042' or 'PRF-00012'"
-            )
+            raise InvalidArgument(f"invalid page id {value!r}: expected KIND-NNNN, e.g. 'MSG-000042' or 'PRF-00012'")
         return super().__new__(cls, value)
 
     @property

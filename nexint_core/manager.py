@@ -196,30 +196,28 @@ class MemoryManager:
         group_id = pages[0].group_id
         if any(page.group_id != group_id for page in pages):
             raise InvalidArgument("pages admitted together must share one group")
-        if pin and any(page.quarantined for page in pages):
-            raise QuarantineViolation("a quarantined page cannot be pinned before approve()")
-        new_tokens = sum(page.tokens for page in pages if page.tokens is not None)
         key = pages[0].unit if group_id is not None else None
         members = self._groups.get(key, []) if key is not None else []
         group_tier = members[0].tier if members else None
-        target = Tier.CORE if pin or group_tier is Tier.CORE else Tier.ACTIVE
+        quarantined = any(page.quarantined for page in pages) or any(page.quarantined for page in members)
+        if pin and quarantined:
+            raise QuarantineViolation("a quarantined page cannot be pinned before approve()")
+        # A pinned group stays in core, unless a quarantined page joins it: then it leaves core.
+        target = Tier.CORE if pin or (group_tier is Tier.CORE and not quarantined) else Tier.ACTIVE
+        new_tokens = sum(page.tokens or 0 for page in pages)
+        member_tokens = sum(page.tokens or 0 for page in members)
         core = table.tokens(Tier.CORE)
-        moving = [page for page in members if page.tier is not target]
-        moving_tokens = sum(page.tokens or 0 for page in moving)
         if target is Tier.CORE:
-            if core + new_tokens + moving_tokens > self.core_budget:
+            joining = new_tokens + (member_tokens if group_tier is not Tier.CORE else 0)
+            if core + joining > self.core_budget:
                 raise CoreBudgetExceeded(
-                    f"pinning {new_tokens + moving_tokens} tokens would exceed the core budget: "
-                    f"{core} of {self.core_budget} in use"
+                    f"pinning {joining} tokens would exceed the core budget: {core} of {self.core_budget} in use"
                 )
         else:
-            room = self.limit_tokens - core
-            if key is not None:
-                largest = new_tokens + sum(page.tokens or 0 for page in members)
-            else:
-                largest = max(page.tokens or 0 for page in pages)
+            room = self.limit_tokens - core + (member_tokens if group_tier is Tier.CORE else 0)
+            largest = new_tokens + member_tokens if key is not None else max(page.tokens or 0 for page in pages)
             if largest > room:
-                what = f"group {group_id!r}" if key else f"page {pages[0].id}"
+                what = f"group {group_id!r}" if key is not None else f"page {pages[0].id}"
                 raise PageTooLarge(
                     f"{what} needs {largest} tokens but at most {room} can ever be active "
                     f"(limit {self.limit_tokens}, core {core})"
@@ -240,10 +238,17 @@ class MemoryManager:
             return
         if group_tier is Tier.ACTIVE:
             policy.on_remove(key)  # protect the group while room is made for its new members
-        self._make_room(new_tokens + (moving_tokens if group_tier is not Tier.ACTIVE else 0), now)
-        for page in moving:
-            action = Action.PIN if target is Tier.CORE else Action.PAGE_IN
-            self._move(page, target, action, f"group {group_id!r} gained a page", now)
+        swapped_in = member_tokens if group_tier is Tier.SWAP or group_tier is Tier.SUMMARY else 0
+        self._make_room(new_tokens + swapped_in, now)
+        if group_tier is not None and group_tier is not target:
+            if target is Tier.CORE:
+                action, reason = Action.PIN, f"group {group_id!r} pinned on write"
+            elif group_tier is Tier.CORE:
+                action, reason = Action.UNPIN, f"quarantined page joined group {group_id!r}"
+            else:
+                action, reason = Action.PAGE_IN, f"group {group_id!r} gained a page"
+            for page in members:
+                self._move(page, target, action, reason, now)
         for page in pages:
             table.add(page, target)
             self._admitted(page, now)

@@ -29,7 +29,7 @@ class PageTableEntry:
 class PageTable:
     """Maps page ids to pages; keeps token totals per tier in O(1) and virtual addresses in write order."""
 
-    __slots__ = ("_by_tier", "_pages", "_tokens", "_vids", "_vstarts", "_next_vaddr")
+    __slots__ = ("_by_tier", "_next_vaddr", "_pages", "_tokens", "_vids", "_vstarts")
 
     def __init__(self) -> None:
         self._pages: dict[str, Page] = {}
@@ -80,7 +80,8 @@ class PageTable:
     def move(self, page: Page, tier: Tier) -> Tier:
         """Move a page to ``tier``; returns the tier it left."""
         old = page.tier
-        assert old is not None and page.tokens is not None
+        assert old is not None
+        assert page.tokens is not None
         if old is not tier:
             del self._by_tier[old][page.id]
             self._tokens[old] -= page.tokens
@@ -92,7 +93,8 @@ class PageTable:
     def remove(self, page_id: str) -> Page:
         """Drop a page; its virtual range stays reserved so addresses never shift."""
         page = self.get(page_id)
-        assert page.tier is not None and page.tokens is not None
+        assert page.tier is not None
+        assert page.tokens is not None
         del self._pages[page_id]
         del self._by_tier[page.tier][page_id]
         self._tokens[page.tier] -= page.tokens
@@ -128,7 +130,8 @@ class PageTable:
     def entry(self, page_id: str) -> PageTableEntry:
         """A snapshot of one row."""
         page = self.get(page_id)
-        assert page.tier is not None and page.tokens is not None
+        assert page.tier is not None
+        assert page.tokens is not None
         return PageTableEntry(page.id, page.tier, page.tokens, page.vaddr, page.quarantined)
 
     def snapshot(self) -> dict[str, PageTableEntry]:

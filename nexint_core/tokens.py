@@ -94,11 +94,11 @@ def _no_network(encoding: str) -> Iterator[None]:
     import tiktoken.load
 
     original = tiktoken.load.read_file_cached
-    tiktoken.load.read_file_cached = _offline_reader(encoding)
+    setattr(tiktoken.load, "read_file_cached", _offline_reader(encoding))  # noqa: B010 (patched on purpose)
     try:
         yield
     finally:
-        tiktoken.load.read_file_cached = original
+        setattr(tiktoken.load, "read_file_cached", original)  # noqa: B010
 
 
 class TiktokenTokenizer:

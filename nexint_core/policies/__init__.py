@@ -12,13 +12,13 @@ from nexint_core.policies.lru import FIFOPolicy, LRUPolicy
 from nexint_core.policies.scored import ImportancePolicy
 
 __all__ = [
+    "POLICY_NAMES",
     "ARCPolicy",
     "EvictionPolicy",
     "FIFOPolicy",
     "ImportancePolicy",
     "LFUPolicy",
     "LRUPolicy",
-    "POLICY_NAMES",
     "explain",
     "make_policy",
     "policy_name",

@@ -79,7 +79,7 @@ class ImportancePolicy:
     def victim(self) -> Hashable | None:
         heap, live = self._heap, self._live
         while heap:
-            score, seq, key = heap[0]
+            _score, seq, key = heap[0]
             entry = live.get(key)
             if entry is not None and entry[1] == seq:
                 return key
@@ -88,4 +88,5 @@ class ImportancePolicy:
 
     def explain(self, key: Hashable) -> str:
         score, seq, uses = self._live.get(key, (0.0, 0, 0))
-        return f"lowest score {score:.3f} (importance {self._importance(key):.2f}, last used t={seq}, used {uses} times)"
+        importance = self._importance(key)
+        return f"lowest score {score:.3f} (importance {importance:.2f}, last used t={seq}, used {uses} times)"

@@ -21,7 +21,8 @@ def test_ids_never_reissue_observed_ids() -> None:
 
 def test_ids_global_next_is_fresh_each_call() -> None:
     first, second = PageId.next(), PageId.next()
-    assert first != second and first.kind == second.kind == "MSG"
+    assert first != second
+    assert first.kind == second.kind == "MSG"
 
 
 @pytest.mark.parametrize("bad", ["", "msg-1", "MSG_000001", "M-1", "MSG-", 42])

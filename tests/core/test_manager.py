@@ -86,7 +86,8 @@ def test_manager_touch_pages_a_swapped_page_back_in() -> None:
         mmu.write("user", f"filler {i} filler")
     assert mmu.get(first).tier is Tier.SWAP
     page = mmu.touch(first)
-    assert page.tier is Tier.ACTIVE and page.use_count == 1
+    assert page.tier is Tier.ACTIVE
+    assert page.use_count == 1
     assert mmu.events.filter(action="page_in", memory_id=first)[0].reason == "touched"
 
 
@@ -107,7 +108,8 @@ def test_manager_tool_call_group_is_evicted_and_paged_in_whole() -> None:
         mmu.write("user", f"unrelated chatter {i}")
     assert {mmu.get(call[0]).tier, mmu.get(result[0]).tier} == {Tier.SWAP}
     mmu.touch(result[0])
-    assert mmu.get(call[0]).tier is Tier.ACTIVE and mmu.get(result[0]).tier is Tier.ACTIVE
+    assert mmu.get(call[0]).tier is Tier.ACTIVE
+    assert mmu.get(result[0]).tier is Tier.ACTIVE
 
 
 def test_manager_group_is_never_evicted_to_make_room_for_its_own_member() -> None:
@@ -209,6 +211,24 @@ def test_manager_quarantine_evicts_a_pinned_page_from_core() -> None:
     assert mmu.active_pages() == []
 
 
+def test_manager_quarantined_page_joining_a_pinned_group_takes_the_group_out_of_core() -> None:
+    mmu = make(core_budget=50)
+    call = mmu.write("assistant", "call search()", group="g", pin=True)[0]
+    result = mmu.write("tool", "untrusted web text", group="g", quarantined=True)[0]
+    assert (mmu.get(call).tier, mmu.get(result).tier) == (Tier.ACTIVE, Tier.ACTIVE)
+    assert mmu.core_pages() == []
+    assert mmu.events.filter(memory_id=call)[-1].action is Action.UNPIN
+
+
+def test_manager_pinning_into_a_group_with_a_quarantined_member_is_refused() -> None:
+    mmu = make(core_budget=50)
+    mmu.write("tool", "untrusted", group="g", quarantined=True)
+    before = state(mmu)
+    with pytest.raises(QuarantineViolation):
+        mmu.write("assistant", "follow-up", group="g", pin=True)
+    assert state(mmu) == before
+
+
 def test_manager_write_pinned_and_quarantined_is_rejected() -> None:
     mmu = make(core_budget=50)
     with pytest.raises(QuarantineViolation):
@@ -223,7 +243,8 @@ def test_manager_page_out_and_forget() -> None:
     mmu.page_out(a)
     assert mmu.get(a).tier is Tier.SWAP
     mmu.forget(b)
-    assert b not in mmu and b not in mmu.store
+    assert b not in mmu
+    assert b not in mmu.store
     with pytest.raises(PageNotFound):
         mmu.get(b)
     assert mmu.events.filter(memory_id=b)[-1].action is Action.DROP
@@ -240,7 +261,8 @@ def test_manager_page_not_found_is_a_key_error_with_code() -> None:
     mmu = make()
     with pytest.raises(KeyError) as info:
         mmu.get("MSG-999999")
-    assert isinstance(info.value, PageNotFound) and info.value.code == "PAGE_NOT_FOUND"
+    assert isinstance(info.value, PageNotFound)
+    assert info.value.code == "PAGE_NOT_FOUND"
     assert str(info.value) == "unknown page id 'MSG-999999'"
     for action in (mmu.touch, mmu.pin, mmu.unpin, mmu.quarantine, mmu.approve, mmu.forget, mmu.page_out):
         with pytest.raises(PageNotFound):
@@ -375,7 +397,9 @@ def test_manager_events_rebuild_the_page_table(tmp_path: Path) -> None:
             if i % 17 == 0:
                 mmu.unpin(ids[0])
         mmu.forget("MSG-000003")
-    assert mmu.events.filter(action="pin") and mmu.events.filter(action="unpin")
-    assert mmu.events.filter(action="evict") and mmu.events.filter(action="page_in")
+    assert mmu.events.filter(action="pin")
+    assert mmu.events.filter(action="unpin")
+    assert mmu.events.filter(action="evict")
+    assert mmu.events.filter(action="page_in")
     assert rebuild_from_events(mmu.events) == mmu.page_table.snapshot()
     assert rebuild_from_events(JsonlSink.read(tmp_path / "events.jsonl")) == mmu.page_table.snapshot()
