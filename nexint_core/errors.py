@@ -10,7 +10,11 @@
     ├── CoreBudgetExceeded       (RuntimeError)     CORE_BUDGET_EXCEEDED
     ├── UnknownPolicy            (ValueError)       UNKNOWN_POLICY
     ├── QuarantineViolation      (PermissionError)  QUARANTINE_VIOLATION
-    └── TokenizerUnavailable     (RuntimeError)     TOKENIZER_UNAVAILABLE
+    ├── NamespaceViolation       (PermissionError)  NAMESPACE_VIOLATION
+    ├── TokenizerUnavailable     (RuntimeError)     TOKENIZER_UNAVAILABLE
+    └── StoreError               (OSError)          STORE_ERROR
+        ├── StoreCorrupted                          STORE_CORRUPTED
+        └── EmbedderMismatch                        EMBEDDER_MISMATCH
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from __future__ import annotations
 __all__ = [
     "CoreBudgetExceeded",
     "DuplicatePage",
+    "EmbedderMismatch",
     "InvalidArgument",
+    "NamespaceViolation",
     "NexintError",
     "PageNotFound",
     "PageTooLarge",
     "QuarantineViolation",
+    "StoreCorrupted",
+    "StoreError",
     "TokenizerUnavailable",
     "UnknownPolicy",
 ]
@@ -91,3 +99,27 @@ class TokenizerUnavailable(NexintError, RuntimeError):
     """A tokenizer's data cannot be loaded without the network."""
 
     code = "TOKENIZER_UNAVAILABLE"
+
+
+class NamespaceViolation(NexintError, PermissionError):
+    """An operation reached outside the namespaces a manager may use."""
+
+    code = "NAMESPACE_VIOLATION"
+
+
+class StoreError(NexintError, OSError):
+    """The swap store cannot be opened, read or written."""
+
+    code = "STORE_ERROR"
+
+
+class StoreCorrupted(StoreError):
+    """A store file is damaged; nothing was overwritten."""
+
+    code = "STORE_CORRUPTED"
+
+
+class EmbedderMismatch(StoreError):
+    """A store was built with another embedder (name or dimension) than the one given."""
+
+    code = "EMBEDDER_MISMATCH"

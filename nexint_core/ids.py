@@ -72,7 +72,8 @@ class IdAllocator:
 
     def observe(self, page_id: PageId) -> None:
         """Make sure this id is never issued again."""
-        kind, number = page_id.kind, page_id.number
+        kind, _, digits = page_id.partition("-")
+        number = int(digits)
         if self._counters.get(kind, 0) < number:
             with self._lock:
                 if self._counters.get(kind, 0) < number:

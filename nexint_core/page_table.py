@@ -13,6 +13,9 @@ from nexint_core.pages import Page, Tier
 __all__ = ["PageTable", "PageTableEntry"]
 
 _TIERS = tuple(Tier)
+# Tiers indexed by their own dict. Swap holds nearly every page of a long history, so it is not
+# indexed: keeping a million-entry dict in step on every eviction costs more than the rare listing.
+_INDEXED = (Tier.CORE, Tier.ACTIVE, Tier.SUMMARY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class PageTable:
 
     def __init__(self) -> None:
         self._pages: dict[str, Page] = {}
-        self._by_tier: dict[Tier, dict[str, Page]] = {tier: {} for tier in _TIERS}
+        self._by_tier: dict[Tier, dict[str, Page]] = {tier: {} for tier in _INDEXED}
         self._tokens: dict[Tier, int] = dict.fromkeys(_TIERS, 0)
         self._vstarts: list[int] = []
         self._vids: list[str] = []
@@ -74,7 +77,8 @@ class PageTable:
         self._next_vaddr = max(self._next_vaddr, page.vaddr + page.tokens)
         page.tier = tier
         self._pages[page.id] = page
-        self._by_tier[tier][page.id] = page
+        if tier is not Tier.SWAP:
+            self._by_tier[tier][page.id] = page
         self._tokens[tier] += page.tokens
 
     def move(self, page: Page, tier: Tier) -> Tier:
@@ -83,9 +87,11 @@ class PageTable:
         assert old is not None
         assert page.tokens is not None
         if old is not tier:
-            del self._by_tier[old][page.id]
+            if old is not Tier.SWAP:
+                del self._by_tier[old][page.id]
+            if tier is not Tier.SWAP:
+                self._by_tier[tier][page.id] = page
             self._tokens[old] -= page.tokens
-            self._by_tier[tier][page.id] = page
             self._tokens[tier] += page.tokens
             page.tier = tier
         return old
@@ -96,7 +102,8 @@ class PageTable:
         assert page.tier is not None
         assert page.tokens is not None
         del self._pages[page_id]
-        del self._by_tier[page.tier][page_id]
+        if page.tier is not Tier.SWAP:
+            del self._by_tier[page.tier][page_id]
         self._tokens[page.tier] -= page.tokens
         return page
 
@@ -106,10 +113,14 @@ class PageTable:
 
     def count(self, tier: Tier) -> int:
         """Number of pages in ``tier``, O(1)."""
+        if tier is Tier.SWAP:
+            return len(self._pages) - sum(len(pages) for pages in self._by_tier.values())
         return len(self._by_tier[tier])
 
     def pages(self, tier: Tier) -> list[Page]:
-        """Pages of ``tier`` in write (virtual address) order."""
+        """Pages of ``tier`` in write (virtual address) order (swap: a scan of the whole table)."""
+        if tier is Tier.SWAP:
+            return [page for page in self._pages.values() if page.tier is Tier.SWAP]  # already in write order
         return sorted(self._by_tier[tier].values(), key=_vaddr)
 
     def page_at(self, vaddr: int) -> PageId | None:

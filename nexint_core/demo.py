@@ -1,0 +1,70 @@
+"""A scripted tour of the kernel: pin rules, overflow the budget, watch evictions, page a fact back in.
+
+Run with ``python -m nexint_core.demo`` (what ``make demo`` does).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from nexint_core.clock import StepClock
+from nexint_core.events import Action, rebuild_from_events
+from nexint_core.manager import MemoryManager
+from nexint_core.pages import Tier
+
+__all__ = ["main", "run_demo"]
+
+_CHATTER = [
+    "Can you recommend a book for the flight?",
+    "Try 'The Left Hand of Darkness'; it is a good length for a long flight.",
+    "What's the weather like in Lisbon in March?",
+    "Mild, around 17 degrees, with some rain; pack a light jacket.",
+    "Remind me what a Merkle tree is.",
+    "A tree of hashes: each parent hashes its children, so one root hash commits to all the data.",
+]
+
+
+def run_demo(out: TextIO, *, limit_tokens: int = 160, policy: str = "LRU") -> MemoryManager:
+    """Run the tour, printing what happens; returns the manager for inspection."""
+    mmu = MemoryManager(limit_tokens, policy=policy, core_budget=48, page_size=64, clock=StepClock())
+    rule = mmu.write("system", "Answer concisely and cite memory ids.", kind="RUL", pin=True)
+    pref = mmu.write("user", "I am vegetarian and allergic to peanuts.", kind="PRF", importance=0.9)
+    mmu.pin(pref[0])
+    print(f"[CORE] pinned {rule[0]} (rule) and {pref[0]} (preference): {mmu.usage()['core']} tokens", file=out)
+
+    fact = mmu.write("user", "My locker code at the gym is 4512.", importance=0.8)[0]
+    mmu.write("assistant", "search_restaurants(city='Lisbon', diet='vegetarian')", group="call-1")
+    mmu.write("tool", "Ao 26 Vegan Food Project; Princesa do Castelo.", group="call-1")
+    for turn in range(3):
+        for line in _CHATTER:
+            mmu.write("user" if line.endswith("?") else "assistant", f"{line} (round {turn + 1})")
+    usage = mmu.usage()
+    print(
+        f"[MEMORY] {len(mmu)} pages written; core={usage['core']} active={usage['active']} "
+        f"swap={usage['swap']} tokens (limit {mmu.limit_tokens})",
+        file=out,
+    )
+    evictions = mmu.events.filter(action=Action.EVICT)
+    print(f"[EVICT] {len(evictions)} pages evicted by {mmu.policy_name}; first: {evictions[0].reason}", file=out)
+    group_tiers = {page.tier for page in mmu.page_table if page.group_id == "call-1"}
+    print(f"[GROUP] tool call and result share one tier: {sorted(str(t) for t in group_tiers)}", file=out)
+
+    page = mmu.touch(fact)
+    print(f"[PAGE-IN] {fact} back in {page.tier} after a touch: {page.content!r}", file=out)
+    assert page.tier is Tier.ACTIVE
+    rebuilt = rebuild_from_events(mmu.events) == mmu.page_table.snapshot()
+    print(f"[EVENTS] {len(mmu.events)} events; page table rebuilt from the log matches: {rebuilt}", file=out)
+    context = " | ".join(p.content for p in mmu.core_pages() + mmu.active_pages())
+    print(f"[CONTEXT] {context[:160]}...", file=out)
+    return mmu
+
+
+def main() -> int:
+    """Entry point for ``python -m nexint_core.demo``."""
+    run_demo(sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
