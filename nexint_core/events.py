@@ -32,6 +32,7 @@ class Action(str, Enum):
     APPROVE = "approve"
     SUMMARIZE = "summarize"
     DROP = "drop"
+    SKIP = "skip"
 
     def __str__(self) -> str:
         return self.value
@@ -184,7 +185,7 @@ def rebuild_from_events(events: Iterable[PagingEvent]) -> dict[str, PageTableEnt
     next_vaddr = 0
     for event in events:
         row = rows.get(event.memory_id)
-        if event.action is Action.ALLOCATE:
+        if event.action is Action.ALLOCATE or (event.action is Action.SUMMARIZE and event.tier_from is None):
             if event.tier_to is None:
                 raise InvalidArgument(f"allocate event {event.seq} has no target tier")
             rows[event.memory_id] = PageTableEntry(event.memory_id, event.tier_to, event.tokens, next_vaddr, False)

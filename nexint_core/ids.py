@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from nexint_core.errors import InvalidArgument
 
 __all__ = ["IdAllocator", "PageId"]
+
+# reserve(kind, count, at_least) -> first number of ``count`` fresh ids, all >= at_least
+Reserve = Callable[[str, int, int], int]
 
 _PATTERN = re.compile(r"^([A-Z][A-Z0-9]{1,7})-(\d{1,12})$")
 DEFAULT_WIDTH = 6
@@ -53,20 +56,27 @@ class PageId(str):
 class IdAllocator:
     """Per-kind counters that never reuse an id they have issued or observed."""
 
-    __slots__ = ("_counters", "_lock")
+    __slots__ = ("_counters", "_limits", "_lock", "_reserve")
 
-    def __init__(self, seen: Iterable[str] = ()) -> None:
+    BLOCK = 256
+
+    def __init__(self, seen: Iterable[str] = (), *, reserve: Reserve | None = None) -> None:
         self._counters: dict[str, int] = {}
+        self._limits: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._reserve = reserve
         for page_id in seen:
             self.observe(PageId(page_id))
 
     def next(self, kind: str = "MSG") -> PageId:
-        """Issue the next id of ``kind``."""
+        """Issue the next id of ``kind`` (from a block reserved in the store, when there is one)."""
         if _PATTERN.match(f"{kind}-0") is None:
             raise InvalidArgument(f"invalid page id kind {kind!r}: use 2-8 uppercase letters or digits")
         with self._lock:
             number = self._counters.get(kind, 0) + 1
+            if self._reserve is not None and number > self._limits.get(kind, 0):
+                number = self._reserve(kind, self.BLOCK, number)
+                self._limits[kind] = number + self.BLOCK - 1
             self._counters[kind] = number
         return PageId.make(kind, number)
 

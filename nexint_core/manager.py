@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from nexint_core.clock import Clock, SystemClock
+from nexint_core.embedders import Embedder
 from nexint_core.errors import (
     CoreBudgetExceeded,
     DuplicatePage,
     InvalidArgument,
+    NamespaceViolation,
     NexintError,
     PageTooLarge,
     QuarantineViolation,
@@ -20,7 +25,10 @@ from nexint_core.page_table import PageTable
 from nexint_core.pages import Page, Tier, validate_importance
 from nexint_core.policies import EvictionPolicy, explain, make_policy, policy_name
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
+from nexint_core.sqlite_store import SqliteSwapStore
+from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
 from nexint_core.swap import InMemorySwapStore, SwapStore
+from nexint_core.swapper import Candidate, Router, ScoringWeights, fuse, score
 from nexint_core.tokens import Tokenizer, get_tokenizer
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager"]
@@ -54,8 +62,15 @@ class MemoryManager:
         page_size: int = DEFAULT_PAGE_SIZE,
         tokenizer: str | Tokenizer | None = None,
         clock: Clock | None = None,
-        store: SwapStore | None = None,
+        store: SwapStore | str | os.PathLike[str] | None = None,
+        embedder: Embedder | None = None,
         namespace: str = "default",
+        shared: Sequence[str] = (),
+        weights: ScoringWeights | None = None,
+        page_in_budget: int | None = None,
+        summarizer: Summarizer | str | None = None,
+        summary_budget: int | None = None,
+        summary_span: int = 8,
         sinks: Sequence[EventSink] = (),
         max_events: int | None = None,
     ) -> None:
@@ -63,14 +78,28 @@ class MemoryManager:
         if core_budget is None:
             core_budget = limit_tokens // 4
         self.core_budget = _positive_int("core_budget", core_budget, allow_zero=True)
-        if core_budget > limit_tokens:
-            raise InvalidArgument(f"core_budget ({core_budget}) cannot exceed limit_tokens ({limit_tokens})")
         self.page_size = _positive_int("page_size", page_size)
         if page_size < MIN_PAGE_SIZE:
             raise InvalidArgument(f"page_size must be at least {MIN_PAGE_SIZE} tokens, got {page_size}")
-        if not isinstance(namespace, str) or not namespace:
-            raise InvalidArgument(f"namespace must be a non-empty string, got {namespace!r}")
+        for name in (namespace, *shared):
+            if not isinstance(name, str) or not name:
+                raise InvalidArgument(f"namespace must be a non-empty string, got {name!r}")
         self.namespace = namespace
+        self.shared: tuple[str, ...] = tuple(dict.fromkeys(ns for ns in shared if ns != namespace))
+        self.summarizer: Summarizer | None = _resolve_summarizer(summarizer)
+        if summary_budget is None:
+            summary_budget = limit_tokens // 8 if self.summarizer is not None else 0
+        self.summary_budget = _positive_int("summary_budget", summary_budget, allow_zero=True)
+        if core_budget + self.summary_budget > limit_tokens:
+            raise InvalidArgument(
+                f"core_budget ({core_budget}) plus summary_budget ({self.summary_budget}) "
+                f"cannot exceed limit_tokens ({limit_tokens})"
+            )
+        self.summary_span = _positive_int("summary_span", summary_span)
+        if page_in_budget is None:
+            page_in_budget = limit_tokens // 4
+        self.page_in_budget = _positive_int("page_in_budget", page_in_budget, allow_zero=True)
+        self.weights = weights if weights is not None else ScoringWeights()
         self.policy = make_policy(policy)
         self.policy_name = policy_name(self.policy)
         bind = getattr(self.policy, "bind", None)
@@ -78,12 +107,63 @@ class MemoryManager:
             bind(self._unit_importance)
         self.tokenizer = get_tokenizer(tokenizer)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.store: SwapStore = store if store is not None else InMemorySwapStore()
+        self.store: SwapStore = _resolve_store(store, embedder)
         self.page_table = PageTable()
         self.events = EventLog(sinks, maxlen=max_events)
-        self._ids = IdAllocator()
-        self._frames = 0
+        self.router = Router()
+        self._ids = IdAllocator(reserve=getattr(self.store, "reserve_ids", None))
         self._groups: dict[str, list[Page]] = {}
+        self._frames: dict[str, list[Page]] = {}
+        self._frame_order: dict[str, int] = {}
+        self._frame_cache: list[str] = []
+        self._span: list[Page] = []
+        self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
+        self._load()
+        event_sink = getattr(self.store, "event_sink", None)
+        if event_sink is not None:
+            self.events.sinks.append(event_sink(namespace))
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The namespaces this manager reads: its own, then the shared ones it mounts."""
+        return (self.namespace, *self.shared)
+
+    def _load(self) -> None:
+        """Rebuild the page table from what the store already holds for these namespaces."""
+        table = self.page_table
+        for stored in self.store.scan(self.namespaces):
+            page = replace(stored, vaddr=-1)
+            tier = page.tier if page.namespace == self.namespace and page.tier is not None else Tier.SWAP
+            table.add(page, tier)
+            self._register(page)
+        if not len(table):
+            return
+        active_units = {page.unit: page for page in table.pages(Tier.ACTIVE)}
+        for key, _ in sorted(active_units.items(), key=lambda item: (item[1].last_used or 0.0, item[1].vaddr)):
+            self.policy.on_insert(key)
+        now = self.clock.now()
+        while table.tokens(Tier.CORE) > self.core_budget:
+            newest = table.pages(Tier.CORE)[-1]
+            for member in self._unit(newest):
+                self._move(member, Tier.ACTIVE, Action.UNPIN, "core budget is smaller than on the last run", now)
+            self.policy.on_insert(newest.unit)
+        while table.tokens(Tier.SUMMARY) > self.summary_budget:
+            self._move(table.pages(Tier.SUMMARY)[0], Tier.SWAP, Action.SUMMARIZE, "summary budget shrank", now)
+        self._make_room(0, now)
+
+    def _register(self, page: Page) -> None:
+        """Index a page that just entered the table by id, group and frame."""
+        self._ids.observe(page.id)
+        observe_global(page.id)
+        if page.group_id is not None:
+            self._groups.setdefault(page.unit, []).append(page)
+        if page.frame_id is not None:
+            pages = self._frames.get(page.frame_id)
+            if pages is None:
+                self._frames[page.frame_id] = [page]
+                self._frame_order[page.frame_id] = len(self._frame_order)
+            else:
+                pages.append(page)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -112,16 +192,21 @@ class MemoryManager:
     def usage(self) -> dict[str, int]:
         """Tokens per tier, the limits, and what is free."""
         table = self.page_table
-        core, active = table.tokens(Tier.CORE), table.tokens(Tier.ACTIVE)
+        core, active, summary = table.tokens(Tier.CORE), table.tokens(Tier.ACTIVE), table.tokens(Tier.SUMMARY)
         return {
             "core": core,
             "active": active,
             "swap": table.tokens(Tier.SWAP),
-            "summary": table.tokens(Tier.SUMMARY),
+            "summary": summary,
             "limit": self.limit_tokens,
             "core_budget": self.core_budget,
-            "free": self.limit_tokens - core - active,
+            "summary_budget": self.summary_budget,
+            "free": self.limit_tokens - core - active - summary,
         }
+
+    def _reserved(self) -> int:
+        """Tokens active pages can never use: core, plus the summary budget when summaries are on."""
+        return self.page_table.tokens(Tier.CORE) + self.summary_budget
 
     # -- admitting pages -----------------------------------------------------------------------
 
@@ -142,12 +227,13 @@ class MemoryManager:
         kind: str | None = None,
         pin: bool = False,
         quarantined: bool = False,
+        namespace: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> list[PageId]:
         """Split one frame (a turn, tool result or thought) into pages and admit them.
 
         Frames sharing ``group`` (an assistant tool call and its results) are evicted and paged in
-        together. Returns the new page ids in order.
+        together. ``namespace`` may name a mounted shared namespace. Returns the new page ids.
         """
         if not isinstance(role, str) or not role:
             raise InvalidArgument(f"role must be a non-empty string, got {role!r}")
@@ -156,39 +242,49 @@ class MemoryManager:
         if group is not None and (not isinstance(group, str) or not group):
             raise InvalidArgument(f"group must be a non-empty string, got {group!r}")
         importance = validate_importance(importance)
+        namespace = self._check_namespace(self.namespace if namespace is None else namespace)
         kind = kind or _KIND_BY_ROLE.get(role, "MSG")
         pieces = split_text(text, self.tokenizer, self.page_size)
         before = self._ids.state()
-        frame_id = f"FRM-{self._frames + 1:06d}"
+        ids = [self._ids.next(kind) for _ in pieces]
         pages = [
             Page(
-                self._ids.next(kind),
+                page_id,
                 content,
                 tokens,
                 role=role,
                 importance=importance,
-                namespace=self.namespace,
-                frame_id=frame_id,
+                namespace=namespace,
+                frame_id=ids[0],  # a frame is named after its first page
                 group_id=group,
                 part=part,
                 quarantined=quarantined,
                 metadata=dict(metadata) if metadata else {},
             )
-            for part, (content, tokens) in enumerate(pieces)
+            for part, (page_id, (content, tokens)) in enumerate(zip(ids, pieces, strict=True))
         ]
         try:
             self._admit(pages, pin)
         except NexintError:
             self._ids.restore(before)
             raise
-        self._frames += 1
-        return [page.id for page in pages]
+        return ids
+
+    def _check_namespace(self, namespace: str) -> str:
+        if namespace not in self.namespaces:
+            raise NamespaceViolation(
+                f"namespace {namespace!r} is not mounted by this manager (it reads {list(self.namespaces)})"
+            )
+        return namespace
 
     def _admit(self, pages: list[Page], pin: bool) -> None:
         table = self.page_table
         seen: set[str] = set()
         for page in pages:
-            if page.id in table or page.id in seen:
+            if page.namespace is None:
+                page.namespace = self.namespace
+            self._check_namespace(page.namespace)
+            if page.id in table or page.id in seen or page.id in self.store:
                 raise DuplicatePage(f"page {page.id} is already allocated")
             seen.add(page.id)
             if page.tokens is None:
@@ -214,7 +310,7 @@ class MemoryManager:
                     f"pinning {joining} tokens would exceed the core budget: {core} of {self.core_budget} in use"
                 )
         else:
-            room = self.limit_tokens - core + (member_tokens if group_tier is Tier.CORE else 0)
+            room = self.limit_tokens - self._reserved() + (member_tokens if group_tier is Tier.CORE else 0)
             largest = new_tokens + member_tokens if key is not None else max(page.tokens or 0 for page in pages)
             if largest > room:
                 what = f"group {group_id!r}" if key is not None else f"page {pages[0].id}"
@@ -252,13 +348,11 @@ class MemoryManager:
         for page in pages:
             table.add(page, target)
             self._admitted(page, now)
-        self._groups.setdefault(key, []).extend(pages)
         if target is Tier.ACTIVE:
             policy.on_insert(key)
 
     def _admitted(self, page: Page, now: float) -> None:
-        self._ids.observe(page.id)
-        observe_global(page.id)
+        self._register(page)
         tier = page.tier
         reason = "pinned on write" if tier is Tier.CORE else f"written, {page.tokens} tokens"
         self._record(page, Action.ALLOCATE, reason, None, tier, now)
@@ -268,8 +362,11 @@ class MemoryManager:
     # -- eviction ------------------------------------------------------------------------------
 
     def _make_room(self, need: int, now: float) -> None:
+        """Evict policy victims until core + summary + active + ``need`` fits the limit."""
         table, limit = self.page_table, self.limit_tokens
-        while (deficit := table.tokens(Tier.CORE) + table.tokens(Tier.ACTIVE) + need - limit) > 0:
+        while (
+            deficit := table.tokens(Tier.CORE) + table.tokens(Tier.SUMMARY) + table.tokens(Tier.ACTIVE) + need - limit
+        ) > 0:
             key = self.policy.victim()
             pages = self._resident_unit(key)
             if not pages:
@@ -278,6 +375,65 @@ class MemoryManager:
             self.policy.on_remove(key)
             for page in pages:
                 self._move(page, Tier.SWAP, Action.EVICT, reason, now)
+            if self.summarizer is not None:
+                self._span.extend(page for page in pages if page.role != "summary")
+                if len(self._span) >= self.summary_span:
+                    self._summarize_span(now)
+
+    # -- summaries -----------------------------------------------------------------------------
+
+    def _summary_max(self) -> int:
+        return max(MIN_PAGE_SIZE, self.summary_budget // 2)
+
+    def _new_summary(self, sources: list[Page], max_tokens: int, now: float) -> Page | None:
+        assert self.summarizer is not None
+        text = self.summarizer.summarize(sources, max_tokens, self.tokenizer).strip()
+        if not text:
+            return None
+        content, tokens = split_text(text, self.tokenizer, max(MIN_PAGE_SIZE, max_tokens))[0]
+        if tokens > max_tokens:
+            return None
+        level = 1 + max((int(page.metadata.get("level", 0)) for page in sources), default=0)
+        page = Page(
+            self._ids.next("SUM"),
+            content,
+            tokens,
+            role="summary",
+            importance=max(page.importance for page in sources),
+            namespace=self.namespace,
+            frame_id=None,
+            created=now,
+            last_used=now,
+            metadata={"sources": [page.id for page in sources], "level": level},
+        )
+        self.store.put([page])
+        self.page_table.add(page, Tier.SUMMARY)
+        self._register(page)
+        return page
+
+    def _summarize_span(self, now: float) -> None:
+        """Write a summary of the pages evicted since the last one, keeping the tier within budget."""
+        sources, self._span = self._span, []
+        table = self.page_table
+        expected = min(self._summary_max(), sum(page.tokens or 0 for page in sources))
+        while table.tokens(Tier.SUMMARY) + expected > self.summary_budget:
+            oldest = table.pages(Tier.SUMMARY)
+            merged = None
+            if len(oldest) >= 2:
+                pair_tokens = (oldest[0].tokens or 0) + (oldest[1].tokens or 0)
+                merged = self._new_summary(oldest[:2], min(self._summary_max(), pair_tokens - 1), now)
+            if merged is not None:
+                self._record(
+                    merged, Action.SUMMARIZE, f"merged {oldest[0].id} and {oldest[1].id}", None, Tier.SUMMARY, now
+                )
+                for old in oldest[:2]:
+                    self._move(old, Tier.SWAP, Action.SUMMARIZE, f"merged into {merged.id}", now)
+            else:
+                self._move(oldest[0], Tier.SWAP, Action.SUMMARIZE, "summary budget full: retired to swap", now)
+        page = self._new_summary(sources, self._summary_max(), now)
+        if page is not None:
+            reason = f"summary of {len(sources)} evicted pages {sources[0].id}..{sources[-1].id}"
+            self._record(page, Action.SUMMARIZE, reason, None, Tier.SUMMARY, now)
 
     def _resident_unit(self, key: Hashable | None) -> list[Page]:
         if not isinstance(key, str):
@@ -316,9 +472,9 @@ class MemoryManager:
             raise CoreBudgetExceeded(
                 f"{unit[0].id} needs {tokens} core tokens but {core} of {self.core_budget} are in use"
             )
-        if tokens > self.limit_tokens - core:
+        if tokens > self.limit_tokens - self._reserved():
             raise PageTooLarge(
-                f"{unit[0].unit} needs {tokens} tokens but at most {self.limit_tokens - core} can be active"
+                f"{unit[0].unit} needs {tokens} tokens but at most {self.limit_tokens - self._reserved()} can be active"
             )
         self._make_room(tokens, now)
         for page in unit:
@@ -330,7 +486,7 @@ class MemoryManager:
         """Record a use; a page in swap is paged back in (with its group)."""
         page = self.page_table.get(page_id)
         now = self.clock.now()
-        if page.tier is Tier.SWAP or page.tier is Tier.SUMMARY:
+        if page.tier is Tier.SWAP:
             self._bring_in(self._unit(page), Tier.ACTIVE, Action.PAGE_IN, "touched", now)
         elif page.tier is Tier.ACTIVE:
             self.policy.on_access(page.unit)
@@ -426,6 +582,126 @@ class MemoryManager:
             self._record(member, Action.DROP, reason, member.tier, None, now)
         self._groups.pop(page.unit, None)
 
+    # -- page-in on query -----------------------------------------------------------------------
+
+    def page_in(self, query: str, *, budget: int | None = None) -> list[PageId]:
+        """Bring the archived pages that best match ``query`` into active; returns what was promoted.
+
+        Candidates come from lexical (BM25) and vector search fused by rank, scored with relevance,
+        importance, recency and frequency (:attr:`weights`). Winners are taken in score order while
+        they fit ``budget`` (default :attr:`page_in_budget`); then their neighbours (other pages of
+        the same frame, the turns before and after) while room is left. Each promotion is a
+        ``page_in`` event whose reason shows the score; a candidate that lost for room is a ``skip``.
+        """
+        if not isinstance(query, str):
+            raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
+        if budget is not None:
+            _positive_int("budget", budget, allow_zero=True)
+        table = self.page_table
+        room = min(self.page_in_budget if budget is None else budget, self.limit_tokens - self._reserved())
+        archive = table.count(Tier.SWAP) or int(self._shared_archive)
+        if self.router.route(query, archive_pages=archive, room=room) != "retrieve":
+            return []
+        now = self.clock.now()
+        ranked: list[tuple[Candidate, Page]] = []
+        weights = self.weights
+        for candidate in fuse(self.store, query, self.namespaces, weights.candidates, weights.min_similarity):
+            page = table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
+            if page is None or page.tier is not Tier.SWAP:
+                continue
+            if page.quarantined:
+                self._record(page, Action.SKIP, "quarantined: not paged in until approve()", page.tier, page.tier, now)
+                continue
+            ranked.append((score(candidate, page, self.weights, now), page))
+        ranked.sort(key=lambda item: (-item[0].score, item[1].id))
+        chosen: dict[str, tuple[list[Page], str]] = {}
+        used = 0
+        for candidate, page in ranked:
+            if page.unit in chosen:
+                continue
+            unit = self._unit(page)
+            tokens = sum(member.tokens or 0 for member in unit)
+            if used + tokens > room:
+                reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
+                self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
+                continue
+            chosen[page.unit] = (unit, candidate.reason())
+            used += tokens
+        for winner in [unit[0] for unit, _ in chosen.values()]:
+            for neighbour, relation in self._neighbours(winner):
+                if neighbour.unit in chosen or neighbour.tier is not Tier.SWAP or neighbour.quarantined:
+                    continue
+                unit = self._unit(neighbour)
+                tokens = sum(member.tokens or 0 for member in unit)
+                if used + tokens <= room:
+                    chosen[neighbour.unit] = (unit, f"neighbour of {winner.id} ({relation})")
+                    used += tokens
+        if not chosen:
+            return []
+        self._make_room(used, now)
+        promoted: list[PageId] = []
+        for key, (unit, reason) in chosen.items():
+            for member in unit:
+                self._move(member, Tier.ACTIVE, Action.PAGE_IN, reason, now)
+                member.use_count += 1
+                member.last_used = now
+                promoted.append(member.id)
+            self.policy.on_insert(key)
+        return promoted
+
+    def _adopt(self, page_id: str, now: float) -> Page | None:
+        """Take into the table a page another manager or process wrote to a namespace we read."""
+        stored = self.store.get(page_id)
+        if stored is None or stored.namespace not in self.namespaces:
+            return None
+        page = replace(stored, vaddr=-1)
+        self.page_table.add(page, Tier.SWAP)
+        self._register(page)
+        self._record(
+            page, Action.ALLOCATE, f"found in namespace {page.namespace!r}, written elsewhere", None, Tier.SWAP, now
+        )
+        return page
+
+    def _neighbours(self, page: Page) -> list[tuple[Page, str]]:
+        """Other pages of the same frame, then the pages of the frames written just before and after."""
+        out = [(other, "same turn") for other in self._frames.get(page.frame_id or "", []) if other is not page]
+        position = self._frame_order.get(page.frame_id or "")
+        if position is not None:
+            order = self._frame_list()
+            for offset, relation in ((-1, "previous turn"), (1, "next turn")):
+                if 0 <= position + offset < len(order):
+                    out.extend((other, relation) for other in self._frames[order[position + offset]])
+        return out
+
+    def _frame_list(self) -> list[str]:
+        if len(self._frame_cache) != len(self._frame_order):
+            self._frame_cache = list(self._frame_order)
+        return self._frame_cache
+
+    def route_counts(self) -> dict[str, int]:
+        """How often each page-in route was taken (retrieve, or why it was skipped)."""
+        return dict(self.router.counts)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Persist buffered events and tier changes (a persistent store writes them with each page too)."""
+        flush = getattr(self.store, "flush", None)
+        if flush is not None:
+            flush()
+
+    def close(self) -> None:
+        """Flush and close the store."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> MemoryManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def pages_of(self, page_ids: Iterable[str]) -> list[Page]:
         """Look up several pages at once."""
         return [self.page_table.get(page_id) for page_id in page_ids]
@@ -436,3 +712,19 @@ class MemoryManager:
             f"MemoryManager(limit_tokens={self.limit_tokens}, policy={self.policy_name!r}, "
             f"core={usage['core']}, active={usage['active']}, swap={usage['swap']}, pages={len(self)})"
         )
+
+
+def _resolve_store(store: SwapStore | str | os.PathLike[str] | None, embedder: Embedder | None) -> SwapStore:
+    if store is None:
+        return InMemorySwapStore(embedder)
+    if isinstance(store, (str, os.PathLike)):
+        return SqliteSwapStore(Path(store), embedder=embedder)
+    return store
+
+
+def _resolve_summarizer(summarizer: Summarizer | str | None) -> Summarizer | None:
+    if summarizer is None or not isinstance(summarizer, str):
+        return summarizer
+    if summarizer.lower() == "extractive":
+        return ExtractiveSummarizer()
+    raise InvalidArgument(f"unknown summarizer {summarizer!r}; use 'extractive' or pass a Summarizer")

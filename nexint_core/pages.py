@@ -11,7 +11,9 @@ from nexint_core.clock import format_time
 from nexint_core.errors import InvalidArgument
 from nexint_core.ids import PageId
 
-__all__ = ["ContextPage", "Frame", "Page", "Tier", "validate_importance"]
+__all__ = ["DEFAULT_NAMESPACE", "ContextPage", "Frame", "Page", "Tier", "namespace_of", "validate_importance"]
+
+DEFAULT_NAMESPACE = "default"
 
 
 class Tier(str, Enum):
@@ -45,7 +47,7 @@ class Page:
     tokens: int | None = None
     role: str = "user"
     importance: float = 0.5
-    namespace: str = "default"
+    namespace: str | None = None
     frame_id: str | None = None
     group_id: str | None = None
     part: int = 0
@@ -94,6 +96,11 @@ class Page:
 
 
 ContextPage = Page
+
+
+def namespace_of(page: Page) -> str:
+    """The page's namespace (a page not yet given one belongs to the default namespace)."""
+    return page.namespace if page.namespace is not None else DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,134 @@
+"""The swapper's decisions: whether to retrieve (router), which archived pages match (fusion), how they score."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nexint_core.embedders import content_words
+from nexint_core.errors import InvalidArgument
+from nexint_core.pages import Page
+from nexint_core.swap import SwapStore
+
+__all__ = ["Candidate", "Router", "ScoringWeights", "fuse", "score"]
+
+RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringWeights:
+    """How page-in ranks archive candidates; the policy (file) sets them."""
+
+    relevance: float = 0.6
+    importance: float = 0.15
+    recency: float = 0.15
+    frequency: float = 0.1
+    recency_half_life: float = 86_400.0  # seconds of the injected clock
+    candidates: int = 40  # hits taken from each of the lexical and the vector search
+    min_similarity: float = 0.3  # vector hits below this cosine are noise (one hash collision is ~0.2)
+
+    def __post_init__(self) -> None:
+        for name in ("relevance", "importance", "recency", "frequency"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0.0 and math.isfinite(value)):
+                raise InvalidArgument(f"scoring weight {name} must be a finite number >= 0, got {value!r}")
+        if not self.recency_half_life > 0:
+            raise InvalidArgument(f"recency_half_life must be > 0, got {self.recency_half_life!r}")
+        if self.candidates < 1:
+            raise InvalidArgument(f"candidates must be >= 1, got {self.candidates!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An archived page considered for page-in, with the parts of its score."""
+
+    page_id: str
+    relevance: float
+    lexical_rank: int | None
+    vector_rank: int | None
+    importance: float = 0.0
+    recency: float = 0.0
+    frequency: float = 0.0
+    score: float = 0.0
+
+    def reason(self) -> str:
+        """The human-readable score breakdown logged with the page-in."""
+        ranks = []
+        if self.lexical_rank is not None:
+            ranks.append(f"bm25 #{self.lexical_rank}")
+        if self.vector_rank is not None:
+            ranks.append(f"vector #{self.vector_rank}")
+        return (
+            f"query match: relevance {self.relevance:.2f} ({', '.join(ranks)}), importance {self.importance:.2f}, "
+            f"recency {self.recency:.2f}, frequency {self.frequency:.2f} -> score {self.score:.3f}"
+        )
+
+
+class Router:
+    """Decides whether a query needs the archive at all, and counts each route taken."""
+
+    ROUTES = ("retrieve", "skip_empty_archive", "skip_no_content_words", "skip_no_room")
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter(dict.fromkeys(self.ROUTES, 0))
+
+    def route(self, query: str, *, archive_pages: int, room: int) -> str:
+        """One of :attr:`ROUTES`."""
+        if archive_pages == 0:
+            route = "skip_empty_archive"
+        elif not content_words(query):
+            route = "skip_no_content_words"
+        elif room <= 0:
+            route = "skip_no_room"
+        else:
+            route = "retrieve"
+        self.counts[route] += 1
+        return route
+
+
+def fuse(
+    store: SwapStore, query: str, namespaces: Sequence[str], k: int, min_similarity: float = 0.0
+) -> list[Candidate]:
+    """Lexical and vector hits fused by reciprocal rank; relevance is scaled to [0, 1]."""
+    lexical = store.search_text(query, namespaces=namespaces, k=k)
+    vector = [
+        hit
+        for hit in store.search_vector(store.embedder.embed([query])[0], namespaces=namespaces, k=k)
+        if hit.score >= min_similarity
+    ]
+    lexical_rank = {hit.page_id: rank for rank, hit in enumerate(lexical, 1)}
+    vector_rank = {hit.page_id: rank for rank, hit in enumerate(vector, 1)}
+    fused: dict[str, float] = {}
+    for ranks in (lexical_rank, vector_rank):
+        for page_id, rank in ranks.items():
+            fused[page_id] = fused.get(page_id, 0.0) + 1.0 / (RRF_K + rank)
+    best = 2.0 / (RRF_K + 1)  # first in both lists
+    return [
+        Candidate(page_id, value / best, lexical_rank.get(page_id), vector_rank.get(page_id))
+        for page_id, value in sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def score(candidate: Candidate, page: Page, weights: ScoringWeights, now: float) -> Candidate:
+    """Add importance, recency and frequency to a fused candidate."""
+    age = max(0.0, now - (page.last_used if page.last_used is not None else now))
+    recency = 0.5 ** (age / weights.recency_half_life)
+    frequency = page.use_count / (page.use_count + 1.0)
+    total = (
+        weights.relevance * candidate.relevance
+        + weights.importance * page.importance
+        + weights.recency * recency
+        + weights.frequency * frequency
+    )
+    return Candidate(
+        candidate.page_id,
+        candidate.relevance,
+        candidate.lexical_rank,
+        candidate.vector_rank,
+        page.importance,
+        recency,
+        frequency,
+        total,
+    )
