@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +36,7 @@ def content_words(text: str) -> list[str]:
     return [word for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light stem: live, lives, lived, living -> liv (shared by the hashed embedder and in-memory BM25)."""
     if len(word) > 4 and word.endswith("ies"):

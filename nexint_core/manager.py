@@ -131,10 +131,16 @@ class MemoryManager:
     def _load(self) -> None:
         """Rebuild the page table from what the store already holds for these namespaces."""
         table = self.page_table
-        for stored in self.store.scan(self.namespaces):
-            page = replace(stored, vaddr=-1)
-            tier = page.tier if page.namespace == self.namespace and page.tier is not None else Tier.SWAP
-            table.add(page, tier)
+        stored = list(self.store.scan(self.namespaces))
+        own = sorted(
+            (page for page in stored if page.namespace == self.namespace),
+            key=lambda page: page.vaddr if page.vaddr >= 0 else float("inf"),
+        )
+        others = [replace(page, vaddr=-1, tier=Tier.SWAP) for page in stored if page.namespace != self.namespace]
+        for page in [replace(page) for page in own] + others:
+            if page.vaddr >= 0 and page.vaddr < table.virtual_size:
+                page.vaddr = -1  # two writers shared this namespace: addresses restart after ours
+            table.add(page, page.tier if page.tier is not None else Tier.SWAP)
             self._register(page)
         if not len(table):
             return
@@ -214,7 +220,8 @@ class MemoryManager:
         """Admit one page into active (or core, if ``pin``), evicting by policy until it fits."""
         if not isinstance(page, Page):
             raise InvalidArgument(f"allocate() takes a ContextPage, got {type(page).__name__}")
-        self._admit([page], pin)
+        self._admit([page], pin, fresh_ids=False)
+        self._sync_log()
         return page.id
 
     def write(
@@ -264,10 +271,11 @@ class MemoryManager:
             for part, (page_id, (content, tokens)) in enumerate(zip(ids, pieces, strict=True))
         ]
         try:
-            self._admit(pages, pin)
+            self._admit(pages, pin, fresh_ids=True)
         except NexintError:
             self._ids.restore(before)
             raise
+        self._sync_log()
         return ids
 
     def _check_namespace(self, namespace: str) -> str:
@@ -277,14 +285,14 @@ class MemoryManager:
             )
         return namespace
 
-    def _admit(self, pages: list[Page], pin: bool) -> None:
+    def _admit(self, pages: list[Page], pin: bool, *, fresh_ids: bool) -> None:
         table = self.page_table
         seen: set[str] = set()
         for page in pages:
             if page.namespace is None:
                 page.namespace = self.namespace
             self._check_namespace(page.namespace)
-            if page.id in table or page.id in seen or page.id in self.store:
+            if page.id in table or page.id in seen or (not fresh_ids and page.id in self.store):
                 raise DuplicatePage(f"page {page.id} is already allocated")
             seen.add(page.id)
             if page.tokens is None:
@@ -318,7 +326,6 @@ class MemoryManager:
                     f"{what} needs {largest} tokens but at most {room} can ever be active "
                     f"(limit {self.limit_tokens}, core {core})"
                 )
-        self.store.put(pages)
         now = self.clock.now()
         for page in pages:
             page.created = page.created if page.created is not None else now
@@ -331,25 +338,50 @@ class MemoryManager:
                 if target is Tier.ACTIVE:
                     policy.on_insert(page.id)
                 self._admitted(page, now)
-            return
-        if group_tier is Tier.ACTIVE:
-            policy.on_remove(key)  # protect the group while room is made for its new members
-        swapped_in = member_tokens if group_tier is Tier.SWAP or group_tier is Tier.SUMMARY else 0
-        self._make_room(new_tokens + swapped_in, now)
-        if group_tier is not None and group_tier is not target:
-            if target is Tier.CORE:
-                action, reason = Action.PIN, f"group {group_id!r} pinned on write"
-            elif group_tier is Tier.CORE:
-                action, reason = Action.UNPIN, f"quarantined page joined group {group_id!r}"
-            else:
-                action, reason = Action.PAGE_IN, f"group {group_id!r} gained a page"
-            for page in members:
-                self._move(page, target, action, reason, now)
+        else:
+            if group_tier is Tier.ACTIVE:
+                policy.on_remove(key)  # protect the group while room is made for its new members
+            swapped_in = member_tokens if group_tier is Tier.SWAP or group_tier is Tier.SUMMARY else 0
+            self._make_room(new_tokens + swapped_in, now)
+            if group_tier is not None and group_tier is not target:
+                if target is Tier.CORE:
+                    action, reason = Action.PIN, f"group {group_id!r} pinned on write"
+                elif group_tier is Tier.CORE:
+                    action, reason = Action.UNPIN, f"quarantined page joined group {group_id!r}"
+                else:
+                    action, reason = Action.PAGE_IN, f"group {group_id!r} gained a page"
+                for page in members:
+                    self._move(page, target, action, reason, now)
+            for page in pages:
+                table.add(page, target)
+                self._admitted(page, now)
+            if target is Tier.ACTIVE:
+                policy.on_insert(key)
+        try:
+            self.store.put(pages)  # after placement, so the virtual addresses written are final
+        except BaseException as exc:
+            self._discard(pages, f"write failed, not stored: {type(exc).__name__}", now)
+            raise
+
+    def _discard(self, pages: list[Page], reason: str, now: float) -> None:
+        """Take back pages whose write-through failed; the log shows them dropped."""
         for page in pages:
-            table.add(page, target)
-            self._admitted(page, now)
-        if target is Tier.ACTIVE:
-            policy.on_insert(key)
+            unit = page.unit
+            if page.tier is Tier.ACTIVE:
+                self.policy.on_remove(unit)
+            self.page_table.remove(page.id)
+            self._record(page, Action.DROP, reason, page.tier, None, now)
+            if page.group_id is not None:
+                members = [member for member in self._groups.get(unit, []) if member is not page]
+                if members:
+                    self._groups[unit] = members
+                    if members[0].tier is Tier.ACTIVE:
+                        self.policy.on_insert(unit)
+                else:
+                    self._groups.pop(unit, None)
+            frame = [other for other in self._frames.get(page.frame_id or "", []) if other is not page]
+            if frame:
+                self._frames[page.frame_id or ""] = frame
 
     def _admitted(self, page: Page, now: float) -> None:
         self._register(page)
@@ -404,6 +436,7 @@ class MemoryManager:
             frame_id=None,
             created=now,
             last_used=now,
+            vaddr=self.page_table.virtual_size,
             metadata={"sources": [page.id for page in sources], "level": level},
         )
         self.store.put([page])
@@ -492,15 +525,18 @@ class MemoryManager:
             self.policy.on_access(page.unit)
         page.use_count += 1
         page.last_used = now
+        self._sync_log()
         return page
 
     def pin(self, page_id: str) -> None:
         """Move a page (with its group) into core, where it is never evicted."""
         self._to_core(page_id, Action.PIN, "pinned")
+        self._sync_log()
 
     def promote(self, page_id: str, reason: str = "promoted") -> None:
         """Move a page into core because a rule says it matters."""
         self._to_core(page_id, Action.PROMOTE, reason)
+        self._sync_log()
 
     def _to_core(self, page_id: str, action: Action, reason: str) -> None:
         page = self.page_table.get(page_id)
@@ -532,6 +568,7 @@ class MemoryManager:
         for member in self._unit(page):
             self._move(member, Tier.ACTIVE, Action.UNPIN, "unpinned", now)
         self.policy.on_insert(page.unit)
+        self._sync_log()
 
     def page_out(self, page_id: str, reason: str = "paged out on request") -> None:
         """Move an active page (with its group) to swap now."""
@@ -544,6 +581,7 @@ class MemoryManager:
         self.policy.on_remove(page.unit)
         for member in self._unit(page):
             self._move(member, Tier.SWAP, Action.PAGE_OUT, reason, now)
+        self._sync_log()
 
     def quarantine(self, page_id: str, reason: str = "quarantined") -> None:
         """Keep a page out of prompts and core until :meth:`approve`; a pinned one leaves core."""
@@ -560,6 +598,7 @@ class MemoryManager:
             self.policy.on_insert(page.unit)
         else:
             self._record(page, Action.QUARANTINE, reason, page.tier, page.tier, now)
+        self._sync_log()
 
     def approve(self, page_id: str, reason: str = "approved") -> None:
         """Lift a quarantine."""
@@ -568,6 +607,7 @@ class MemoryManager:
             return
         page.quarantined = False
         self._record(page, Action.APPROVE, reason, page.tier, page.tier, self.clock.now())
+        self._sync_log()
 
     def forget(self, page_id: str, reason: str = "dropped on request") -> None:
         """Delete a page (with its group) from every tier and from the store."""
@@ -581,6 +621,7 @@ class MemoryManager:
             self.page_table.remove(member.id)
             self._record(member, Action.DROP, reason, member.tier, None, now)
         self._groups.pop(page.unit, None)
+        self._sync_log()
 
     # -- page-in on query -----------------------------------------------------------------------
 
@@ -602,6 +643,13 @@ class MemoryManager:
         archive = table.count(Tier.SWAP) or int(self._shared_archive)
         if self.router.route(query, archive_pages=archive, room=room) != "retrieve":
             return []
+        try:
+            return self._page_in(query, room)
+        finally:
+            self._sync_log()
+
+    def _page_in(self, query: str, room: int) -> list[PageId]:
+        table = self.page_table
         now = self.clock.now()
         ranked: list[tuple[Candidate, Page]] = []
         weights = self.weights
@@ -683,6 +731,12 @@ class MemoryManager:
         return dict(self.router.counts)
 
     # -- lifecycle -----------------------------------------------------------------------------
+
+    def _sync_log(self) -> None:
+        """Persist this operation's events before returning (a no-op for the in-memory store)."""
+        flush = getattr(self.store, "flush", None)
+        if flush is not None:
+            flush()
 
     def flush(self) -> None:
         """Persist buffered events and tier changes (a persistent store writes them with each page too)."""

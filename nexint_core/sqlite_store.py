@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_words
+from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError
 from nexint_core.events import PagingEvent
 from nexint_core.ids import PageId
 from nexint_core.pages import Page, Tier, namespace_of
-from nexint_core.swap import SearchHit, check_filter
+from nexint_core.swap import SearchHit, check_filter, query_terms
 from nexint_core.vector_index import VectorIndex
 
 __all__ = ["SCHEMA_VERSION", "SqliteSwapStore", "StoreWarning"]
@@ -37,7 +37,12 @@ DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
 _COLUMNS = (
     "id, namespace, content, tokens, role, importance, frame_id, group_id, part, created, last_used, "
-    "use_count, tier, quarantined, metadata"
+    "use_count, tier, quarantined, metadata, vaddr"
+)
+_INSERT = (
+    "INSERT INTO pages(id, namespace, ns, content, tokens, role, importance, frame_id, group_id, part, created,"
+    " last_used, use_count, tier, quarantined, metadata, embedding, vaddr, terms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,22 +64,13 @@ CREATE TABLE pages (
     tier TEXT NOT NULL,
     quarantined INTEGER NOT NULL,
     metadata TEXT NOT NULL,
-    embedding BLOB
+    embedding BLOB,
+    vaddr INTEGER NOT NULL DEFAULT -1,
+    terms TEXT NOT NULL
 );
 CREATE INDEX pages_by_namespace ON pages(namespace, seq);
-CREATE VIRTUAL TABLE pages_fts USING fts5(
-    ns, content, content='pages', content_rowid='seq', tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER pages_ai AFTER INSERT ON pages BEGIN
-    INSERT INTO pages_fts(rowid, ns, content) VALUES (new.seq, new.ns, new.content);
-END;
-CREATE TRIGGER pages_ad AFTER DELETE ON pages BEGIN
-    INSERT INTO pages_fts(pages_fts, rowid, ns, content) VALUES ('delete', old.seq, old.ns, old.content);
-END;
-CREATE TRIGGER pages_au AFTER UPDATE OF ns, content ON pages BEGIN
-    INSERT INTO pages_fts(pages_fts, rowid, ns, content) VALUES ('delete', old.seq, old.ns, old.content);
-    INSERT INTO pages_fts(rowid, ns, content) VALUES (new.seq, new.ns, new.content);
-END;
+CREATE VIRTUAL TABLE pages_fts USING fts5(terms, content='', tokenize='unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE pages_vocab USING fts5vocab(pages_fts, 'row');
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace TEXT NOT NULL,
@@ -93,19 +89,79 @@ CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
 """
 
 
+_VERIFY_UP_TO = 256 * 1024 * 1024
+
+
+def _translate(exc: sqlite3.Error, db: Path) -> StoreError:
+    """A SQLite error as nexint's typed error: busy/locked is a StoreError, damage is StoreCorrupted."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) or "locked" in text or "busy" in text:
+        return StoreError(f"store {db}: {text}")
+    return StoreCorrupted(f"{db} is damaged ({text}); nothing was changed")
+
+
+class _Guarded:
+    """A sqlite3 connection whose errors surface as typed nexint errors."""
+
+    __slots__ = ("_conn", "_db")
+
+    def __init__(self, conn: sqlite3.Connection, db: Path) -> None:
+        self._conn, self._db = conn, db
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Rows:
+        try:
+            return _Rows(self._conn.execute(sql, args), self._db)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db) from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _Rows:
+    """A cursor whose fetches surface errors as typed nexint errors."""
+
+    __slots__ = ("_cursor", "_db")
+
+    def __init__(self, cursor: sqlite3.Cursor, db: Path) -> None:
+        self._cursor, self._db = cursor, db
+
+    def fetchone(self) -> Any:
+        try:
+            return self._cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return self._cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self._db) from exc
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
 class StoreWarning(RuntimeWarning):
     """Something in a store was repaired (for example a FAISS file rebuilt from SQLite)."""
+
+
+def _fts_terms(ns_token: str, terms: str) -> str:
+    """Index terms are prefixed with the namespace token, so each posting list holds one namespace."""
+    return " ".join(ns_token + term for term in terms.split())
 
 
 def _ns_token(namespace: str) -> str:
     return "ns" + hashlib.sha1(namespace.encode("utf-8")).hexdigest()[:20]
 
 
-def _fts_query(text: str) -> str | None:
-    words = list(dict.fromkeys(content_words(text)))
-    if not words:
-        return None
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+POSTING_BUDGET = 10_000  # postings a lexical query may score: its rarest terms are kept until this is reached
 
 
 class _EventSink:
@@ -124,7 +180,9 @@ class SqliteSwapStore:
     """A store directory that survives restarts and ``kill -9`` and can be shared by processes.
 
     ``durability="process"`` (default) survives any process crash; ``"power"`` also fsyncs each
-    commit so it survives power loss, at a cost in write throughput.
+    commit so it survives power loss, at a cost in write throughput. ``verify`` runs SQLite's
+    ``quick_check`` on open (default: for databases up to 256 MiB); damage found then, or by any
+    later read, raises :class:`StoreCorrupted` and nothing is written.
     """
 
     def __init__(
@@ -134,8 +192,9 @@ class SqliteSwapStore:
         embedder: Embedder | None = None,
         create: bool = True,
         durability: str = "process",
-        index_kind: str = "hnsw",
+        index_kind: str = "auto",
         save_every: int = 20_000,
+        verify: bool | None = None,
     ) -> None:
         if durability not in ("process", "power"):
             raise InvalidArgument(f"durability must be 'process' or 'power', got {durability!r}")
@@ -152,42 +211,43 @@ class SqliteSwapStore:
         self._closed = False
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file, not a directory")
-        if not self.path.exists():
-            if not create:
-                raise StoreError(f"no store at {self.path}")
-            self.path.mkdir(parents=True)
-        (self.path / "vectors").mkdir(exist_ok=True)
+        if not self.path.exists() and not create:
+            raise StoreError(f"no store at {self.path}")
         db = self.path / DB_NAME
-        fresh = not db.exists() or db.stat().st_size == 0
-        if not fresh:
+        if db.exists() and db.stat().st_size > 0:
             with open(db, "rb") as handle:
                 if handle.read(16) != _HEADER:
                     raise StoreCorrupted(f"{db} is not a SQLite database; nothing was changed")
+        self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+            raw = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {db}: {exc}") from None
+        self._conn = _Guarded(raw, db)
         try:
+            self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            if fresh:
-                self._create()
-            else:
-                self._check_meta()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise StoreCorrupted(f"{db} is damaged ({exc}); nothing was changed") from None
-        except Exception:
-            self._conn.close()
+            self._create_if_missing()
+            self._check_meta()
+            if verify or (verify is None and db.stat().st_size <= _VERIFY_UP_TO):
+                result = self._conn.execute("PRAGMA quick_check").fetchone()
+                if result is None or result[0] != "ok":
+                    raise StoreCorrupted(f"{db} failed its integrity check ({result}); nothing was changed")
+        except BaseException:
+            raw.close()
             raise
+        vectors = self.path / "vectors"
+        vectors.mkdir(exist_ok=True)
+        for leftover in vectors.glob(".*.tmp"):  # an index save interrupted by a crash
+            leftover.unlink(missing_ok=True)
 
     # -- schema --------------------------------------------------------------------------------
 
-    def _create(self) -> None:
+    def _create_if_missing(self) -> None:
         with self._transaction() as conn:
             if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]:
-                return  # another process created it first
+                return  # created before, possibly by another process a moment ago
             for statement in _split_sql(_SCHEMA):
                 conn.execute(statement)
             conn.executemany(
@@ -211,13 +271,10 @@ class SqliteSwapStore:
             )
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[_Guarded]:
         with self._lock:
             conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"store {self.path} is busy: {exc}") from None
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
@@ -232,7 +289,7 @@ class SqliteSwapStore:
         """A sink for one manager's events; they reach disk with the next write or :meth:`flush`."""
         return _EventSink(self, namespace)
 
-    def _write_events(self, conn: sqlite3.Connection) -> None:
+    def _write_events(self, conn: _Guarded) -> None:
         if not self._pending_events:
             return
         pending, self._pending_events = self._pending_events, []
@@ -255,9 +312,9 @@ class SqliteSwapStore:
                 for ns, e in pending
             ],
         )
-        updates: dict[str, tuple[str, int | None]] = {}
-        for _, event in pending:
-            tier, flag = updates.get(event.memory_id, (None, None))
+        updates: dict[tuple[str, str], tuple[str, int | None]] = {}
+        for namespace, event in pending:
+            tier, flag = updates.get((event.memory_id, namespace), (None, None))
             if event.tier_to is not None:
                 tier = event.tier_to.value
             if event.action.value == "quarantine":
@@ -265,11 +322,12 @@ class SqliteSwapStore:
             elif event.action.value == "approve":
                 flag = 0
             if tier is not None or flag is not None:
-                updates[event.memory_id] = (tier or "", flag)
+                updates[(event.memory_id, namespace)] = (tier or "", flag)
+        # A manager's view of tiers is persisted for its own namespace only (shared pages are per reader).
         conn.executemany(
             "UPDATE pages SET tier = CASE WHEN ?1 = '' THEN tier ELSE ?1 END, "
-            "quarantined = COALESCE(?2, quarantined) WHERE id = ?3",
-            [(tier, flag, memory_id) for memory_id, (tier, flag) in updates.items()],
+            "quarantined = COALESCE(?2, quarantined) WHERE id = ?3 AND namespace = ?4",
+            [(tier, flag, memory_id, namespace) for (memory_id, namespace), (tier, flag) in updates.items()],
         )
 
     def put(self, pages: Sequence[Page]) -> None:
@@ -280,10 +338,7 @@ class SqliteSwapStore:
         seqs: list[int] = []
         with self._transaction() as conn:
             self._write_events(conn)
-            ids = [page.id for page in pages]
-            replaced = conn.execute(
-                f"SELECT namespace FROM pages WHERE id IN ({', '.join('?' * len(ids))})", ids
-            ).fetchall()
+            replaced = []
             for page, blob in zip(pages, blobs, strict=True):
                 row = (
                     page.id,
@@ -303,29 +358,27 @@ class SqliteSwapStore:
                     int(page.quarantined),
                     json.dumps(page.metadata, sort_keys=True, default=str),
                     blob.tobytes(),
+                    page.vaddr,
+                    " ".join(stem(word) for word in content_words(page.content)),
                 )
-                seqs.append(
-                    conn.execute(
-                        "INSERT INTO pages(id, namespace, ns, content, tokens, role, importance, frame_id, group_id,"
-                        " part, created, last_used, use_count, tier, quarantined, metadata, embedding)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT(id) DO UPDATE SET namespace = excluded.namespace, ns = excluded.ns,"
-                        " content = excluded.content, tokens = excluded.tokens, role = excluded.role,"
-                        " importance = excluded.importance, frame_id = excluded.frame_id,"
-                        " group_id = excluded.group_id, part = excluded.part, created = excluded.created,"
-                        " last_used = excluded.last_used, use_count = excluded.use_count, tier = excluded.tier,"
-                        " quarantined = excluded.quarantined, metadata = excluded.metadata,"
-                        " embedding = excluded.embedding RETURNING seq",
-                        row,
-                    ).fetchone()[0]
-                )
-        for (namespace,) in replaced:  # a vector cannot be replaced in place: rebuild that index on next use
-            self._indexes.pop(namespace, None)
+                inserted = conn.execute(_INSERT + " ON CONFLICT(id) DO NOTHING RETURNING seq", row).fetchone()
+                if inserted is None:  # an overwrite gets a fresh seq: FAISS cannot replace a vector in place
+                    old = self._delete_row(conn, page.id)
+                    assert old is not None  # the conflict says the row is there
+                    replaced.append(old)
+                    inserted = conn.execute(_INSERT + " RETURNING seq", row).fetchone()
+                seq = int(inserted[0])
+                seqs.append(seq)
+                conn.execute("INSERT INTO pages_fts(rowid, terms) VALUES (?, ?)", (seq, _fts_terms(row[2], row[18])))
+        for seq, namespace in replaced:
+            if namespace in self._indexes:
+                self._indexes[namespace].remove(np.array([seq], dtype=np.int64))
+        opened = {namespace_of(page) for page in pages} - set(self._indexes)
+        for namespace in opened:
+            self._index_for(namespace)  # loads or builds it from SQLite, this batch included
         for page, seq, vector in zip(pages, seqs, vectors, strict=True):
             namespace = namespace_of(page)
-            if namespace not in self._indexes:
-                self._index_for(namespace)  # loads or builds it, this row included
-            else:
+            if namespace not in opened:
                 self._indexes[namespace].add(np.array([seq], dtype=np.int64), vector.reshape(1, -1))
                 self._added[namespace].add(seq)
         self._unsaved += len(pages)
@@ -337,15 +390,22 @@ class SqliteSwapStore:
             return
         with self._transaction() as conn:
             self._write_events(conn)
-            gone = []
-            for page_id in page_ids:
-                row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace", (page_id,)).fetchone()
-                if row is not None:
-                    gone.append(row)
+            gone = [row for row in (self._delete_row(conn, page_id) for page_id in page_ids) if row is not None]
         for seq, namespace in gone:
             index = self._indexes.get(namespace)
             if index is not None:
                 index.remove(np.array([seq], dtype=np.int64))
+
+    @staticmethod
+    def _delete_row(conn: _Guarded, page_id: str) -> tuple[int, str] | None:
+        row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, ns, terms", (page_id,)).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            "INSERT INTO pages_fts(pages_fts, rowid, terms) VALUES ('delete', ?, ?)",
+            (row[0], _fts_terms(row[2], row[3])),
+        )
+        return int(row[0]), str(row[1])
 
     def flush(self) -> None:
         """Write buffered events (and the tier changes they carry) now."""
@@ -382,6 +442,7 @@ class SqliteSwapStore:
             tier=Tier(row[12]),
             quarantined=bool(row[13]),
             metadata=json.loads(row[14]),
+            vaddr=int(row[15]),
         )
 
     def get(self, page_id: str) -> Page | None:
@@ -430,24 +491,51 @@ class SqliteSwapStore:
             return "", []
         clauses, args = [], []
         for name, value in sorted(where.items()):
-            clauses.append(f"p.{name} = ?")
+            clauses.append(f"p.{name} IS ?")
             args.append(value.value if isinstance(value, Tier) else int(value) if isinstance(value, bool) else value)
         return " AND " + " AND ".join(clauses), args
 
     def search_text(
         self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
     ) -> list[SearchHit]:
-        match = _fts_query(query)
-        if match is None or not namespaces or k <= 0:
-            return []
-        ns_match = " OR ".join(_ns_token(ns) for ns in namespaces)
         extra, args = self._where_sql(where)
-        sql = (
-            "SELECT p.id, bm25(pages_fts, 0.0, 1.0) AS r FROM pages_fts JOIN pages p ON p.seq = pages_fts.rowid"
-            f" WHERE pages_fts MATCH ?{extra} ORDER BY r, p.seq LIMIT ?"
-        )
+        terms = [_ns_token(ns) + term for ns in namespaces for term in query_terms(query)]
+        if not terms or k <= 0:
+            return []
         with self._lock:
-            rows = self._conn.execute(sql, [f"ns : ({ns_match}) AND content : ({match})", *args, k]).fetchall()
+            frequency = dict(
+                self._conn.execute(
+                    f"SELECT term, doc FROM pages_vocab WHERE term IN ({', '.join('?' * len(terms))})", terms
+                ).fetchall()
+            )
+        kept: list[str] = []
+        postings = 0
+        for term in sorted((t for t in terms if t in frequency), key=lambda t: (frequency[t], t)):
+            if kept and postings + frequency[term] > POSTING_BUDGET:
+                break
+            kept.append(term)
+            postings += frequency[term]
+        if not kept:
+            return []
+        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in kept)
+        with self._lock:
+            if extra:
+                rows = self._conn.execute(
+                    "SELECT p.id, pages_fts.rank AS r FROM pages_fts JOIN pages p ON p.seq = pages_fts.rowid"
+                    f" WHERE pages_fts MATCH ?{extra} ORDER BY r, p.seq LIMIT ?",
+                    [match, *args, k],
+                ).fetchall()
+            else:  # FTS5's own top-k: scores every match but sorts only k; ids are looked up for those
+                ranked = self._conn.execute(
+                    "SELECT rowid, rank FROM pages_fts WHERE pages_fts MATCH ? ORDER BY rank LIMIT ?", [match, k]
+                ).fetchall()
+                ids = dict(
+                    self._conn.execute(
+                        f"SELECT seq, id FROM pages WHERE seq IN ({', '.join('?' * len(ranked))})",
+                        [seq for seq, _ in ranked],
+                    ).fetchall()
+                )
+                rows = sorted(((ids[seq], rank) for seq, rank in ranked if seq in ids), key=lambda r: (r[1], r[0]))
         return [SearchHit(row[0], -float(row[1])) for row in rows]
 
     def _index_for(self, namespace: str) -> VectorIndex:
@@ -540,19 +628,23 @@ class SqliteSwapStore:
         where: Mapping[str, object] | None = None,
     ) -> list[SearchHit]:
         extra, args = self._where_sql(where)
-        found: list[tuple[int, float]] = []
+        hits: list[SearchHit] = []
         for namespace in namespaces:
             index = self._index_for(namespace)
-            found.extend(index.search(vector, k * 4 if where else k))
-        if not found:
-            return []
-        scores = dict(found)
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT p.seq, p.id FROM pages p WHERE p.seq IN ({', '.join('?' * len(scores))}){extra}",
-                [*scores, *args],
-            ).fetchall()
-        hits = [SearchHit(page_id, scores[seq]) for seq, page_id in rows]
+            fetch = k
+            while True:  # with a filter, widen the search until k rows pass or the index is exhausted
+                found = dict(index.search(vector, fetch))
+                if not found:
+                    break
+                with self._lock:
+                    rows = self._conn.execute(
+                        f"SELECT p.seq, p.id FROM pages p WHERE p.seq IN ({', '.join('?' * len(found))}){extra}",
+                        [*found, *args],
+                    ).fetchall()
+                if len(rows) >= k or fetch >= len(index) or not where:
+                    hits.extend(SearchHit(page_id, found[seq]) for seq, page_id in rows)
+                    break
+                fetch *= 4
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]
 

@@ -100,7 +100,7 @@ class _Namespace:
         self.doc_len: dict[str, int] = {}
         self.total_len = 0
         self.index = VectorIndex(dim, kind="flat")
-        self.pending: list[str] = []
+        self.pending: dict[str, None] = {}
 
 
 class InMemorySwapStore:
@@ -118,6 +118,7 @@ class InMemorySwapStore:
         self._vector_ids: dict[str, int] = {}
         self._by_vector_id: dict[int, str] = {}
         self._next_vector = 1
+        self._id_counters: dict[str, int] = {}
 
     def _space(self, namespace: str) -> _Namespace:
         space = self._namespaces.get(namespace)
@@ -137,10 +138,11 @@ class InMemorySwapStore:
             length = sum(terms.values())
             space.doc_len[page.id] = length
             space.total_len += length
-            space.pending.append(page.id)
+            space.pending[page.id] = None
 
     def _unindex(self, page: Page) -> None:
         space = self._space(namespace_of(page))
+        space.pending.pop(page.id, None)
         for term in {stem(word) for word in content_words(page.content)}:
             postings = space.postings.get(term)
             if postings is not None:
@@ -155,6 +157,12 @@ class InMemorySwapStore:
 
     def get(self, page_id: str) -> Page | None:
         return self._pages.get(page_id)
+
+    def reserve_ids(self, kind: str, count: int, at_least: int) -> int:
+        """Reserve ``count`` ids of ``kind`` that no manager sharing this store has used."""
+        last = max(self._id_counters.get(kind, 0), at_least - 1) + count
+        self._id_counters[kind] = last
+        return last - count + 1
 
     def delete(self, page_ids: Sequence[str]) -> None:
         for page_id in page_ids:

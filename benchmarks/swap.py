@@ -1,0 +1,141 @@
+"""Swap benchmark: write throughput and page-in latency with 10^4..10^6 pages in a persistent store.
+
+One process fills a fresh store directory through ``MemoryManager.write`` (tokenization, the default
+hashed embedder, SQLite + FTS5 + FAISS, all included) and, each time the archive reaches a size,
+times ``page_in(query)`` for seeded queries. Text comes from a Zipf-distributed vocabulary, so
+common words are as common as in real conversation.
+
+    python benchmarks/swap.py                                  # 10^4, 10^5, 10^6
+    python benchmarks/swap.py --sizes 10000,100000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nexint_core import MemoryManager, StepClock, Tier
+
+
+def rss_mb() -> float:
+    """Current resident set size in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Corpus:
+    """Seeded synthetic turns: 20-60 words drawn from a Zipf vocabulary of made-up words."""
+
+    def __init__(self, seed: int = 0, vocabulary: int = 50_000) -> None:
+        self.rng = np.random.default_rng(seed)
+        syllables = ["ka", "lo", "mi", "ren", "sa", "tor", "vel", "qui", "da", "no", "pe", "zu", "har", "bel"]
+        picker = random.Random(seed)
+        words: set[str] = set()
+        while len(words) < vocabulary:
+            words.add("".join(picker.choice(syllables) for _ in range(picker.randint(2, 5))))
+        self.words = sorted(words)
+        ranks = np.arange(1, vocabulary + 1, dtype=np.float64)
+        weights = 1.0 / ranks**1.05
+        self.cdf = np.cumsum(weights) / np.sum(weights)
+
+    def _words(self, n: int) -> str:
+        picks = np.searchsorted(self.cdf, self.rng.random(n))
+        return " ".join(self.words[min(i, len(self.words) - 1)] for i in picks)
+
+    def turn(self) -> str:
+        return self._words(int(self.rng.integers(20, 61))) + "."
+
+    def query(self) -> str:
+        return "what about " + self._words(int(self.rng.integers(2, 6))) + "?"
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=4096, help="the manager's token limit")
+    parser.add_argument("--dir", help="store directory (default: a fresh temporary one)")
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(size) for size in args.sizes.split(","))
+    workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="nexint-swap-bench-"))
+    corpus = Corpus()
+    mmu = MemoryManager(args.limit, store=workdir / "store", clock=StepClock())
+    rows: list[dict[str, Any]] = []
+    written = 0
+    for size in sizes:
+        batch = size - written
+        elapsed = 0.0
+        for chunk_start in range(0, batch, 10_000):  # text is made outside the timed part
+            turns = [corpus.turn() for _ in range(min(10_000, batch - chunk_start))]
+            start = time.perf_counter()
+            for turn in turns:
+                written += len(mmu.write("user", turn))
+            elapsed += time.perf_counter() - start
+        while written < size:  # a turn can be two pages; top up to the exact size
+            written += len(mmu.write("user", corpus.turn()))
+        latencies, text_ms, vector_ms, promoted = [], [], [], 0
+        store = mmu.store
+        for _ in range(args.queries):
+            query = corpus.query()
+            t0 = time.perf_counter()
+            promoted += len(mmu.page_in(query))
+            latencies.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            store.search_text(query, namespaces=["default"], k=40)
+            text_ms.append((time.perf_counter() - t0) * 1000)
+            vector = store.embedder.embed([query])[0]
+            t0 = time.perf_counter()
+            store.search_vector(vector, namespaces=["default"], k=40)
+            vector_ms.append((time.perf_counter() - t0) * 1000)
+        row = {
+            "pages_in_store": written,
+            "swap_pages": mmu.page_table.count(Tier.SWAP),
+            "write_pages_per_s": round(batch / elapsed, 1),
+            "page_in_p50_ms": round(percentile(latencies, 50), 2),
+            "page_in_p99_ms": round(percentile(latencies, 99), 2),
+            "bm25_p50_ms": round(percentile(text_ms, 50), 2),
+            "bm25_p99_ms": round(percentile(text_ms, 99), 2),
+            "vector_p50_ms": round(percentile(vector_ms, 50), 2),
+            "vector_p99_ms": round(percentile(vector_ms, 99), 2),
+            "pages_promoted_per_query": round(promoted / args.queries, 2),
+            "rss_mb": round(rss_mb(), 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    mmu.close()
+    report = {
+        "benchmark": "swap",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "limit_tokens": args.limit,
+        "queries": args.queries,
+        "embedder": mmu.store.embedder.name,
+        "rows": rows,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json_path:
+        Path(args.json_path).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,407 @@
+"""Persistence of the SQLite store: SIGKILL, restart in a new process, damaged files, two processes.
+
+Everything here uses real SQLite files, real FAISS files and real subprocesses (tests/core/_writer.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nexint_core import MemoryManager, StepClock, Tier, rebuild_from_events
+from nexint_core.embedders import HashingEmbedder
+from nexint_core.errors import EmbedderMismatch, StoreCorrupted, StoreError
+from nexint_core.ids import PageId
+from nexint_core.pages import Page
+from nexint_core.sqlite_store import SqliteSwapStore, StoreWarning
+from tests.core._writer import fact_text, pair_text
+
+WRITER = Path(__file__).with_name("_writer.py")
+NAMESPACES = ["default"]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def run_helper(*args: object, timeout: float = 60.0) -> str:
+    """Run one _writer.py mode to completion with warnings as errors; returns its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(WRITER), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def write_until_killed(args: list[str], acks: int, pause: float) -> list[tuple[str, int]]:
+    """Start a writer, SIGKILL it ``pause`` seconds after its ``acks``-th acknowledgement.
+
+    Returns every acknowledged ``(page id, n)``: the complete lines it printed before it died.
+    """
+    command = [sys.executable, str(WRITER), *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        watchdog = threading.Timer(40.0, proc.kill)
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            lines: list[str] = []
+            while len(lines) < acks:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+            assert len(lines) == acks, f"writer died after {len(lines)} writes: {proc.stderr.read()}"
+            time.sleep(pause)
+            os.kill(proc.pid, signal.SIGKILL)
+            lines += proc.stdout.read().splitlines(keepends=True)
+            proc.wait()
+        finally:
+            watchdog.cancel()
+    assert proc.returncode == -signal.SIGKILL
+    acked = [line.split() for line in lines if line.endswith("\n")]
+    return [(page_id, int(n)) for page_id, n in acked]
+
+
+def digest(directory: Path) -> dict[str, str]:
+    """sha256 of every file under ``directory``, by relative path."""
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def open_error(directory: Path, **kwargs: object) -> Exception | None:
+    """The error opening the store raised, or None (the store is closed again either way)."""
+    try:
+        store = SqliteSwapStore(directory, **kwargs)  # type: ignore[arg-type]
+    except Exception as exc:
+        return exc
+    store.close()
+    return None
+
+
+def fill(directory: Path, numbers: range) -> dict[str, int]:
+    """Create a store holding one page per number, closed cleanly; returns page id -> number."""
+    with SqliteSwapStore(directory) as store:
+        for n in numbers:
+            store.put([Page(PageId.make("FACT", n), fact_text(n), 16)])
+    return {PageId.make("FACT", n): n for n in numbers}
+
+
+def missed(store: SqliteSwapStore, pages: dict[str, int]) -> list[str]:
+    """Pages that ``get``, ``search_text`` on their unique word or ``search_vector`` on their text miss."""
+    vectors = store.embedder.embed([fact_text(n) for n in pages.values()])
+    out = []
+    for (page_id, n), vector in zip(pages.items(), vectors, strict=True):
+        page = store.get(page_id)
+        by_text = [hit.page_id for hit in store.search_text(f"zebra{n}", namespaces=NAMESPACES, k=3)]
+        by_vector = [hit.page_id for hit in store.search_vector(vector, namespaces=NAMESPACES, k=5)]
+        if page is None or page.content != fact_text(n) or by_text != [page_id] or page_id not in by_vector:
+            out.append(page_id)
+    return out
+
+
+def integrity(directory: Path) -> list[tuple[str]]:
+    with contextlib.closing(sqlite3.connect(directory / "nexint.db")) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchall()
+
+
+# -- 1. crash safety ---------------------------------------------------------------------------
+
+
+def test_sqlite_store_keeps_every_acknowledged_write_across_sigkills(tmp_path: Path) -> None:
+    rng = random.Random(20260101)
+    directory = tmp_path / "store"
+    modes = ["store", "store", "manager", "store", "store", "manager"] * 2
+    acked: dict[str, int] = {}
+    stored: set[str] = set()
+    for round_no, mode in enumerate(modes, start=1):
+        first = round_no * 100_000
+        if mode == "store":
+            save_every = rng.choice((25, 20_000))  # 25: kills also land while a FAISS file is written
+            args = ["store", str(directory), str(first), str(save_every)]
+        else:
+            args = ["manager", str(directory), str(first)]
+        new = dict(write_until_killed(args, acks=rng.randint(5, 120), pause=rng.uniform(0.0, 0.004)))
+        acked.update(new)
+        assert integrity(directory) == [("ok",)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with SqliteSwapStore(directory) as store:
+                assert missed(store, acked) == [], f"round {round_no} ({mode})"
+                now: set[str] = {page.id for page in store.scan()}
+        assert [w.message for w in caught if not issubclass(w.category, StoreWarning)] == []
+        # At most the one write in flight at the kill is committed without its acknowledgement.
+        committed = now - stored
+        assert set(new) <= committed
+        assert len(committed) - len(new) in (0, 1)
+        stored = now
+        if mode == "manager":
+            with MemoryManager(300, store=directory, clock=StepClock()) as mmu:
+                assert all(page_id in mmu for page_id in acked)
+                usage = mmu.usage()
+                assert usage["core"] + usage["active"] + usage["summary"] <= 300
+
+
+def test_manager_event_log_replays_reopened_table_after_sigkill(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    acked = write_until_killed(["manager", str(directory), "1"], acks=60, pause=0.0)
+    with MemoryManager(300, store=directory, clock=StepClock()) as mmu:
+        assert all(page_id in mmu for page_id, _ in acked)
+        assert isinstance(mmu.store, SqliteSwapStore)
+        logged = {event.memory_id for event in mmu.store.events("default") if event.action.value == "allocate"}
+        assert [page_id for page_id, _ in acked if page_id not in logged] == []
+        assert rebuild_from_events(mmu.store.events("default")) == mmu.page_table.snapshot()
+
+
+# -- 2. restart --------------------------------------------------------------------------------
+
+
+def test_manager_restart_in_new_process_restores_table_and_searches(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    run_helper("restart-write", directory, tmp_path / "before.json")
+    run_helper("restart-read", directory, tmp_path / "after.json")
+    before = json.loads((tmp_path / "before.json").read_text(encoding="utf-8"))
+    after = json.loads((tmp_path / "after.json").read_text(encoding="utf-8"))
+    tiers = Counter(row[0] for row in before["table"].values())
+    assert len(before["table"]) == 5000
+    assert tiers["swap"] > 4000
+    assert tiers["active"] > 0
+    assert tiers["core"] == 1
+    assert any(row[3] for row in before["table"].values())
+    assert {page_id.split("-")[0] for page_id in before["table"]} == {"MSG", "TOL"}
+    assert after["table"] == before["table"]
+    assert after["rebuilt"] == after["table"]
+    assert all(before["search"].values())
+    for query, hits in before["search"].items():
+        assert [hit[0] for hit in after["search"][query]] == [hit[0] for hit in hits], query
+        assert [hit[1] for hit in after["search"][query]] == pytest.approx([hit[1] for hit in hits]), query
+
+
+@pytest.mark.parametrize("variant", ["forget", "summarizer"])
+def test_manager_restart_keeps_virtual_addresses(tmp_path: Path, variant: str) -> None:
+    directory = tmp_path / "store"
+    summarizer = "extractive" if variant == "summarizer" else None
+    with MemoryManager(512, store=directory, clock=StepClock(), summarizer=summarizer) as mmu:
+        ids = [page_id for n in range(1, 301) for page_id in mmu.write("user", fact_text(n))]
+        if variant == "forget":
+            for page_id in ids[10:300:50]:
+                mmu.forget(page_id)
+        assert mmu.pages(Tier.SUMMARY) or variant == "forget"
+        before = mmu.page_table.snapshot()
+    with MemoryManager(512, store=directory, clock=StepClock(), summarizer=summarizer) as mmu:
+        assert isinstance(mmu.store, SqliteSwapStore)
+        assert mmu.page_table.snapshot() == before
+        assert rebuild_from_events(mmu.store.events("default")) == before
+
+
+# -- 3. FAISS files are a cache --------------------------------------------------------------
+
+
+def test_sqlite_store_rebuilds_missing_vector_file_with_warning(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    pages = fill(directory, range(1, 301))
+    (index_file,) = (directory / "vectors").glob("*.faiss")
+    index_file.unlink()
+    with SqliteSwapStore(directory) as store:
+        with pytest.warns(StoreWarning, match="missing"):
+            store.search_vector(store.embedder.embed(["zebra7"])[0], namespaces=NAMESPACES)
+        assert missed(store, pages) == []
+    assert index_file.exists()
+    with SqliteSwapStore(directory) as store:  # rebuilt and saved: no second warning
+        assert missed(store, pages) == []
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "middle"])
+def test_sqlite_store_rebuilds_damaged_vector_file_with_warning(tmp_path: Path, damage: str) -> None:
+    directory = tmp_path / "store"
+    pages = fill(directory, range(1, 301))
+    (index_file,) = (directory / "vectors").glob("*.faiss")
+    data = index_file.read_bytes()
+    junk = random.Random(damage).randbytes(len(data))
+    if damage == "garbage":
+        index_file.write_bytes(junk)
+    elif damage == "truncated":
+        index_file.write_bytes(data[: len(data) // 2])
+    else:
+        middle = len(data) // 2
+        index_file.write_bytes(data[:middle] + junk[:4096] + data[middle + 4096 :])
+    with SqliteSwapStore(directory) as store:
+        with pytest.warns(StoreWarning, match="rebuilding"):
+            store.search_vector(store.embedder.embed(["zebra7"])[0], namespaces=NAMESPACES)
+        assert missed(store, pages) == []
+    with SqliteSwapStore(directory) as store:
+        assert missed(store, pages) == []
+
+
+def test_sqlite_store_vector_search_finds_exact_text_of_templated_pages(tmp_path: Path) -> None:
+    texts = {PageId.make("MSG", n): f"fact number {n} about zebra{n}" for n in range(1, 501)}
+    with SqliteSwapStore(tmp_path / "store") as store:
+        for page_id, text in texts.items():
+            store.put([Page(page_id, text, 8)])
+        vectors = store.embedder.embed(list(texts.values()))
+        lost = [
+            page_id
+            for page_id, vector in zip(texts, vectors, strict=True)
+            if page_id not in [hit.page_id for hit in store.search_vector(vector, namespaces=NAMESPACES, k=5)]
+        ]
+    assert lost == []
+
+
+# -- 4. damaged SQLite -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["header", "page-header", "middle", "not-sqlite"])
+def test_sqlite_store_refuses_damaged_database_and_changes_nothing(tmp_path: Path, damage: str) -> None:
+    directory = tmp_path / "store"
+    fill(directory, range(1, 2001))
+    db = directory / "nexint.db"
+    data = db.read_bytes()
+    junk = random.Random(damage).randbytes(4096)
+    if damage == "header":
+        db.write_bytes(junk[:100] + data[100:])
+    elif damage == "page-header":  # the magic string survives, the page size and counters do not
+        db.write_bytes(data[:16] + junk[:84] + data[100:])
+    elif damage == "middle":
+        middle = len(data) // 2
+        db.write_bytes(data[:middle] + junk + data[middle + 4096 :])
+    else:
+        db.write_text("name,value\nthis,is a csv file\n" * 50, encoding="utf-8")
+    before = digest(directory)
+    error = open_error(directory)
+    assert isinstance(error, StoreCorrupted), error
+    assert error.code == "STORE_CORRUPTED"
+    assert digest(directory) == before
+    with pytest.raises(StoreCorrupted):
+        MemoryManager(512, store=directory, clock=StepClock())
+    assert digest(directory) == before
+
+
+def test_sqlite_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    directory.mkdir()
+    (directory / "nexint.db").write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(1).randbytes(5000))
+    before = digest(directory)
+    error = open_error(directory)
+    assert isinstance(error, StoreCorrupted), error
+    assert error.code == "STORE_CORRUPTED"
+    assert digest(directory) == before
+
+
+# -- 5. embedder mismatch ----------------------------------------------------------------------
+
+
+def test_sqlite_store_rejects_other_embedding_dimension(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    pages = fill(directory, range(1, 101))
+    before = digest(directory)
+    error = open_error(directory, embedder=HashingEmbedder(128))
+    assert isinstance(error, EmbedderMismatch), error
+    assert error.code == "EMBEDDER_MISMATCH"
+    assert digest(directory) == before
+    with pytest.raises(EmbedderMismatch):
+        MemoryManager(512, store=directory, embedder=HashingEmbedder(128))
+    assert digest(directory) == before
+    with SqliteSwapStore(directory, embedder=HashingEmbedder(256)) as store:
+        assert missed(store, pages) == []
+
+
+# -- 6. two processes --------------------------------------------------------------------------
+
+
+def test_sqlite_store_is_shared_by_two_writing_processes(tmp_path: Path) -> None:
+    directory, sync, count = tmp_path / "store", tmp_path / "sync", 150
+    SqliteSwapStore(directory).close()
+    sync.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-W", "error", str(WRITER), "pair", str(directory), str(sync), tag, other, str(count)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag, other in (("alpha", "beta"), ("beta", "alpha"))
+    ]
+    outputs = []
+    for proc in procs:
+        with proc:
+            out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        outputs.append(json.loads(out))
+    alpha, beta = outputs
+    for report in outputs:
+        assert (report["found_text"], report["found_vector"]) == (count, count)
+        assert len(report["ids"]) == count
+    assert not set(alpha["ids"]) & set(beta["ids"])
+    with SqliteSwapStore(directory, create=False) as store:
+        pages = list(store.scan())
+        assert len(store) == 2 * count
+        assert sorted(page.id for page in pages) == sorted(alpha["ids"] + beta["ids"])
+        expected = {pair_text(tag, i) for tag in ("alpha", "beta") for i in range(count)}
+        assert {page.content for page in pages} == expected
+
+
+def test_sqlite_store_concurrent_first_open_succeeds_in_every_process(tmp_path: Path) -> None:
+    paths = [tmp_path / f"store{i}" for i in range(36)]
+    for path in paths[::2]:
+        path.mkdir()  # half exist empty, half are created by the race
+    start, names = time.time() + 1.0, ",".join(map(str, paths))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), "open-race", names, str(start), "0.03", lag],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for lag in ("0", "0.001")  # the second process arrives 0 to 11 ms after the first
+    ]
+    errors = []
+    for proc in procs:
+        with proc:
+            out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        errors += [line["error"] for line in map(json.loads, out.splitlines()) if line["error"] is not None]
+    assert errors == []
+    for path in paths:
+        assert open_error(path, create=False) is None
+
+
+# -- 7. bad paths ------------------------------------------------------------------------------
+
+
+def test_sqlite_store_rejects_a_regular_file_as_path(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a store\n", encoding="utf-8")
+    error = open_error(path)
+    assert type(error) is StoreError, error
+    assert error.code == "STORE_ERROR"
+    assert path.read_text(encoding="utf-8") == "not a store\n"
+    with pytest.raises(StoreError):
+        MemoryManager(512, store=path)
+
+
+def test_sqlite_store_without_create_rejects_missing_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "store"
+    error = open_error(missing, create=False)
+    assert type(error) is StoreError, error
+    assert error.code == "STORE_ERROR"
+    assert not missing.parent.exists()
