@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from nexint_core.clock import Clock, StepClock, SystemClock
+from nexint_core.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from nexint_core.errors import (
     CoreBudgetExceeded,
     DuplicatePage,
+    EmbedderMismatch,
     InvalidArgument,
+    NamespaceViolation,
     NexintError,
     PageNotFound,
     PageTooLarge,
     QuarantineViolation,
+    StoreCorrupted,
+    StoreError,
     TokenizerUnavailable,
     UnknownPolicy,
 )
@@ -29,7 +34,10 @@ from nexint_core.policies import (
     LRUPolicy,
     make_policy,
 )
-from nexint_core.swap import InMemorySwapStore, SwapStore
+from nexint_core.sqlite_store import SqliteSwapStore, StoreWarning
+from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
+from nexint_core.swap import InMemorySwapStore, SearchHit, SwapStore
+from nexint_core.swapper import Candidate, ScoringWeights
 from nexint_core.tokens import TiktokenTokenizer, Tokenizer, get_tokenizer
 
 __version__ = "0.1.0"
@@ -38,15 +46,20 @@ __all__ = [
     "POLICY_NAMES",
     "ARCPolicy",
     "Action",
+    "Candidate",
     "Clock",
     "ContextPage",
     "CoreBudgetExceeded",
     "DuplicatePage",
+    "Embedder",
+    "EmbedderMismatch",
     "EventLog",
     "EventSink",
     "EvictionPolicy",
+    "ExtractiveSummarizer",
     "FIFOPolicy",
     "Frame",
+    "HashingEmbedder",
     "ImportancePolicy",
     "InMemorySwapStore",
     "InvalidArgument",
@@ -54,6 +67,7 @@ __all__ = [
     "LFUPolicy",
     "LRUPolicy",
     "MemoryManager",
+    "NamespaceViolation",
     "NexintError",
     "Page",
     "PageId",
@@ -63,7 +77,15 @@ __all__ = [
     "PageTooLarge",
     "PagingEvent",
     "QuarantineViolation",
+    "ScoringWeights",
+    "SearchHit",
+    "SentenceTransformerEmbedder",
+    "SqliteSwapStore",
     "StepClock",
+    "StoreCorrupted",
+    "StoreError",
+    "StoreWarning",
+    "Summarizer",
     "SwapStore",
     "SystemClock",
     "Tier",

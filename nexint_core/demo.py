@@ -6,6 +6,8 @@ Run with ``python -m nexint_core.demo`` (what ``make demo`` does).
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 from typing import TextIO
 
 from nexint_core.clock import StepClock
@@ -13,7 +15,7 @@ from nexint_core.events import Action, rebuild_from_events
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Tier
 
-__all__ = ["main", "run_demo"]
+__all__ = ["main", "run_archive_demo", "run_demo"]
 
 _CHATTER = [
     "Can you recommend a book for the flight?",
@@ -60,9 +62,28 @@ def run_demo(out: TextIO, *, limit_tokens: int = 160, policy: str = "LRU") -> Me
     return mmu
 
 
+def run_archive_demo(out: TextIO, store: Path) -> list[str]:
+    """Write to a persistent store, close it, reopen it, and page an old fact back in for a question."""
+    with MemoryManager(160, store=store, page_size=64, clock=StepClock()) as mmu:
+        fact = mmu.write("user", "My sister Maria lives in Porto and teaches chemistry.", importance=0.8)[0]
+        for turn in range(4):
+            for line in _CHATTER:
+                mmu.write("user" if line.endswith("?") else "assistant", f"{line} (round {turn + 1})")
+        print(f"[STORE] {len(mmu)} pages written to {store.name}/; {fact} is in {mmu.get(fact).tier}", file=out)
+    with MemoryManager(160, store=store, page_size=64, clock=StepClock()) as mmu:
+        print(f"[REOPEN] page table restored: {len(mmu)} pages, {fact} still in {mmu.get(fact).tier}", file=out)
+        promoted = mmu.page_in("Where does my sister live?")
+        reason = next(e.reason for e in mmu.events if e.action == Action.PAGE_IN and e.memory_id == fact)
+        print(f"[PAGE-IN] 'Where does my sister live?' promoted {promoted}: {reason}", file=out)
+        print(f"[ROUTES] {mmu.route_counts()}", file=out)
+        return promoted
+
+
 def main() -> int:
     """Entry point for ``python -m nexint_core.demo``."""
     run_demo(sys.stdout)
+    with tempfile.TemporaryDirectory(prefix="nexint-demo-") as tmp:
+        run_archive_demo(sys.stdout, Path(tmp) / "store")
     return 0
 
 

@@ -16,12 +16,15 @@ EXPECTED = {
     "PagingEvent", "QuarantineViolation", "StepClock", "SwapStore", "SystemClock", "Tier",
     "TiktokenTokenizer", "Tokenizer", "TokenizerUnavailable", "UnknownPolicy", "__version__",
     "get_tokenizer", "make_policy", "rebuild_from_events",
+    "Candidate", "Embedder", "EmbedderMismatch", "ExtractiveSummarizer", "HashingEmbedder", "NamespaceViolation",
+    "ScoringWeights", "SearchHit", "SentenceTransformerEmbedder", "SqliteSwapStore", "StoreCorrupted", "StoreError",
+    "StoreWarning", "Summarizer",
 }  # fmt: skip
 
 MODULES = [
-    "clock", "demo", "errors", "events", "ids", "manager", "page_table", "pages", "policies",
+    "clock", "demo", "embedders", "errors", "events", "ids", "manager", "page_table", "pages", "policies",
     "policies.arc", "policies.base", "policies.lfu", "policies.lru", "policies.scored", "splitting",
-    "swap", "tokens",
+    "sqlite_store", "summarizer", "swap", "swapper", "tokens", "vector_index",
 ]  # fmt: skip
 
 
@@ -42,7 +45,7 @@ def test_public_api_every_module_declares_all() -> None:
 def test_public_api_errors_have_distinct_stable_codes() -> None:
     errors = [getattr(nexint_core, name) for name in nexint_core.__all__ if name[0].isupper()]
     codes = [cls.code for cls in errors if isinstance(cls, type) and issubclass(cls, nexint_core.NexintError)]
-    assert len(codes) == len(set(codes)) == 9
+    assert len(codes) == len(set(codes)) == 13
 
 
 def test_public_api_core_never_imports_a_framework() -> None:

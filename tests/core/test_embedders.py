@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nexint_core import HashingEmbedder, InvalidArgument, SentenceTransformerEmbedder, SqliteSwapStore
+from nexint_core.embedders import content_words, stem
+
+
+def test_embedders_hashing_vectors_are_unit_length_and_deterministic() -> None:
+    embedder = HashingEmbedder()
+    vectors = embedder.embed(["My sister lives in Porto.", "the and of", ""])
+    assert vectors.shape == (3, 256)
+    assert vectors.dtype == np.float32
+    assert np.isclose(np.linalg.norm(vectors[0]), 1.0)
+    assert not vectors[1].any()  # stopwords only: no features, a zero vector
+    assert np.array_equal(embedder.embed(["My sister lives in Porto."])[0], vectors[0])
+
+
+def test_embedders_hashing_is_identical_across_processes() -> None:
+    code = (
+        "from nexint_core import HashingEmbedder; import sys;"
+        "sys.stdout.buffer.write(HashingEmbedder().embed(['Lisbon trip in March'])[0].tobytes())"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    assert other == HashingEmbedder().embed(["Lisbon trip in March"])[0].tobytes()
+
+
+def test_embedders_hashing_related_texts_are_closer_than_unrelated() -> None:
+    embedder = HashingEmbedder()
+    query, related, unrelated = embedder.embed(
+        ["Where does my sister live?", "My sister Maria lives in Porto.", "The train to Madrid was late."]
+    )
+    assert float(query @ related) > 0.3 > float(query @ unrelated)
+
+
+@pytest.mark.parametrize("dim", [0, 7, -1, True, 2.5])
+def test_embedders_hashing_rejects_bad_dimensions(dim: object) -> None:
+    with pytest.raises(InvalidArgument):
+        HashingEmbedder(dim)  # type: ignore[arg-type]
+
+
+def test_embedders_stem_and_content_words() -> None:
+    assert {stem(word) for word in ("live", "lives", "lived", "living")} == {"liv"}
+    assert stem("cities") == "city"
+    assert stem("glass") == stem("glasses") == "glass"
+    assert content_words("What is the Capital of France?") == ["capital", "france"]
+
+
+def test_embedders_sentence_transformer_missing_package_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(InvalidArgument, match="pip install sentence-transformers"):
+        SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+
+
+def test_embedders_sentence_transformer_wraps_a_loaded_model() -> None:
+    class LoadedModel:  # the two methods nexint uses of a sentence-transformers model
+        def get_sentence_embedding_dimension(self) -> int:
+            return 4
+
+        def encode(self, texts: Sequence[str], **options: object) -> np.ndarray:
+            assert options["normalize_embeddings"] is True
+            return np.array([[1.0, 0.0, 0.0, 0.0]] * len(texts))
+
+    embedder = SentenceTransformerEmbedder(LoadedModel(), name="tiny")
+    assert (embedder.name, embedder.dim) == ("st-tiny", 4)
+    assert embedder.embed(["a", "b"]).shape == (2, 4)
+
+
+def test_embedders_power_durability_fsyncs_every_commit(tmp_path: Path) -> None:
+    with SqliteSwapStore(tmp_path / "store", durability="power") as store:
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with pytest.raises(InvalidArgument):
+        SqliteSwapStore(tmp_path / "other", durability="sometimes")
