@@ -12,6 +12,7 @@ from typing import TextIO
 
 from nexint_core.clock import StepClock
 from nexint_core.events import Action, rebuild_from_events
+from nexint_core.ids import PageId
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Tier
 
@@ -62,7 +63,7 @@ def run_demo(out: TextIO, *, limit_tokens: int = 160, policy: str = "LRU") -> Me
     return mmu
 
 
-def run_archive_demo(out: TextIO, store: Path) -> list[str]:
+def run_archive_demo(out: TextIO, store: Path) -> list[PageId]:
     """Write to a persistent store, close it, reopen it, and page an old fact back in for a question."""
     with MemoryManager(160, store=store, page_size=64, clock=StepClock()) as mmu:
         fact = mmu.write("user", "My sister Maria lives in Porto and teaches chemistry.", importance=0.8)[0]

@@ -118,7 +118,12 @@ class MemoryManager:
         self._frame_cache: list[str] = []
         self._span: list[Page] = []
         self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
-        self._load()
+        try:
+            self._load()
+        except BaseException:
+            if store is not self.store:  # we opened it from a path: do not leak it
+                self.close()
+            raise
         event_sink = getattr(self.store, "event_sink", None)
         if event_sink is not None:
             self.events.sinks.append(event_sink(namespace))
@@ -211,7 +216,8 @@ class MemoryManager:
         }
 
     def _reserved(self) -> int:
-        """Tokens active pages can never use: core, plus the summary budget when summaries are on."""
+        """Tokens a new active page must leave free: core, plus the whole summary budget when summaries are
+        on (the summary tier may fill it at any eviction), so admission never depends on summary timing."""
         return self.page_table.tokens(Tier.CORE) + self.summary_budget
 
     # -- admitting pages -----------------------------------------------------------------------
@@ -379,9 +385,13 @@ class MemoryManager:
                         self.policy.on_insert(unit)
                 else:
                     self._groups.pop(unit, None)
-            frame = [other for other in self._frames.get(page.frame_id or "", []) if other is not page]
-            if frame:
-                self._frames[page.frame_id or ""] = frame
+            self._unregister_frame(page)
+
+    def _unregister_frame(self, page: Page) -> None:
+        """Forget a page in its frame's list (the frame keeps its place in the turn order)."""
+        frame = self._frames.get(page.frame_id or "")
+        if frame is not None:
+            self._frames[page.frame_id or ""] = [other for other in frame if other is not page]
 
     def _admitted(self, page: Page, now: float) -> None:
         self._register(page)
@@ -448,9 +458,11 @@ class MemoryManager:
         """Write a summary of the pages evicted since the last one, keeping the tier within budget."""
         sources, self._span = self._span, []
         table = self.page_table
-        expected = min(self._summary_max(), sum(page.tokens or 0 for page in sources))
+        expected = min(self._summary_max(), self.summary_budget)
         while table.tokens(Tier.SUMMARY) + expected > self.summary_budget:
             oldest = table.pages(Tier.SUMMARY)
+            if not oldest:
+                break
             merged = None
             if len(oldest) >= 2:
                 pair_tokens = (oldest[0].tokens or 0) + (oldest[1].tokens or 0)
@@ -463,7 +475,8 @@ class MemoryManager:
                     self._move(old, Tier.SWAP, Action.SUMMARIZE, f"merged into {merged.id}", now)
             else:
                 self._move(oldest[0], Tier.SWAP, Action.SUMMARIZE, "summary budget full: retired to swap", now)
-        page = self._new_summary(sources, self._summary_max(), now)
+        room = min(self._summary_max(), self.summary_budget - table.tokens(Tier.SUMMARY))
+        page = self._new_summary(sources, room, now) if room >= MIN_PAGE_SIZE else None
         if page is not None:
             reason = f"summary of {len(sources)} evicted pages {sources[0].id}..{sources[-1].id}"
             self._record(page, Action.SUMMARIZE, reason, None, Tier.SUMMARY, now)
@@ -620,6 +633,7 @@ class MemoryManager:
         for member in unit:
             self.page_table.remove(member.id)
             self._record(member, Action.DROP, reason, member.tier, None, now)
+            self._unregister_frame(member)
         self._groups.pop(page.unit, None)
         self._sync_log()
 
@@ -657,8 +671,10 @@ class MemoryManager:
             page = table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
             if page is None or page.tier is not Tier.SWAP:
                 continue
-            if page.quarantined:
-                self._record(page, Action.SKIP, "quarantined: not paged in until approve()", page.tier, page.tier, now)
+            quarantined = [member for member in self._unit(page) if member.quarantined]
+            if quarantined:
+                reason = f"quarantined: {quarantined[0].id} is not paged in until approve()"
+                self._record(page, Action.SKIP, reason, page.tier, page.tier, now)
                 continue
             ranked.append((score(candidate, page, self.weights, now), page))
         ranked.sort(key=lambda item: (-item[0].score, item[1].id))
@@ -677,9 +693,11 @@ class MemoryManager:
             used += tokens
         for winner in [unit[0] for unit, _ in chosen.values()]:
             for neighbour, relation in self._neighbours(winner):
-                if neighbour.unit in chosen or neighbour.tier is not Tier.SWAP or neighbour.quarantined:
+                if neighbour.unit in chosen or neighbour.tier is not Tier.SWAP:
                     continue
                 unit = self._unit(neighbour)
+                if any(member.quarantined for member in unit):
+                    continue
                 tokens = sum(member.tokens or 0 for member in unit)
                 if used + tokens <= room:
                     chosen[neighbour.unit] = (unit, f"neighbour of {winner.id} ({relation})")
@@ -713,13 +731,14 @@ class MemoryManager:
     def _neighbours(self, page: Page) -> list[tuple[Page, str]]:
         """Other pages of the same frame, then the pages of the frames written just before and after."""
         out = [(other, "same turn") for other in self._frames.get(page.frame_id or "", []) if other is not page]
+        table = self.page_table
         position = self._frame_order.get(page.frame_id or "")
         if position is not None:
             order = self._frame_list()
             for offset, relation in ((-1, "previous turn"), (1, "next turn")):
                 if 0 <= position + offset < len(order):
                     out.extend((other, relation) for other in self._frames[order[position + offset]])
-        return out
+        return [(other, relation) for other, relation in out if table.find(other.id) is other]
 
     def _frame_list(self) -> list[str]:
         if len(self._frame_cache) != len(self._frame_order):

@@ -35,8 +35,8 @@ class ExtractiveSummarizer:
         for page in pages:
             for part in _SENTENCE.split(page.content):
                 part = part.strip()
-                if part:
-                    sentences.append((len(sentences), f"{page.role}: {part}"))
+                if part:  # a summary's lines already carry their roles
+                    sentences.append((len(sentences), part if page.role == "summary" else f"{page.role}: {part}"))
         weights = Counter(word for _, text in sentences for word in set(content_words(text)))
         ranked = sorted(
             sentences,

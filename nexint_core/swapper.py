@@ -32,7 +32,9 @@ class ScoringWeights:
     def __post_init__(self) -> None:
         for name in ("relevance", "importance", "recency", "frequency"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value >= 0.0 and math.isfinite(value)):
+            if isinstance(value, bool) or not (
+                isinstance(value, (int, float)) and value >= 0.0 and math.isfinite(value)
+            ):
                 raise InvalidArgument(f"scoring weight {name} must be a finite number >= 0, got {value!r}")
         if not self.recency_half_life > 0:
             raise InvalidArgument(f"recency_half_life must be > 0, got {self.recency_half_life!r}")
