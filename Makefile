@@ -28,7 +28,8 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/kernel.py
+	$(PY) benchmarks/kernel.py --json docs/kernel-benchmark.json
+	$(PY) benchmarks/swap.py --json docs/swap-benchmark.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

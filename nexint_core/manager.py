@@ -18,6 +18,7 @@ from nexint_core.errors import (
     NexintError,
     PageTooLarge,
     QuarantineViolation,
+    StoreError,
 )
 from nexint_core.events import Action, EventLog, EventSink
 from nexint_core.ids import IdAllocator, PageId, observe_global
@@ -34,6 +35,7 @@ from nexint_core.tokens import Tokenizer, get_tokenizer
 __all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager"]
 
 DEFAULT_PAGE_SIZE = 256
+_NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a winner's neighbours
 _KIND_BY_ROLE = {"tool": "TOL"}
 
 
@@ -113,9 +115,7 @@ class MemoryManager:
         self.router = Router()
         self._ids = IdAllocator(reserve=getattr(self.store, "reserve_ids", None))
         self._groups: dict[str, list[Page]] = {}
-        self._frames: dict[str, list[Page]] = {}
-        self._frame_order: dict[str, int] = {}
-        self._frame_cache: list[str] = []
+        self._spill = bool(getattr(self.store, "durable", False))
         self._span: list[Page] = []
         self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
         try:
@@ -163,18 +163,13 @@ class MemoryManager:
         self._make_room(0, now)
 
     def _register(self, page: Page) -> None:
-        """Index a page that just entered the table by id, group and frame."""
+        """Index a page that just entered the table by id and group (a swapped one keeps no content)."""
         self._ids.observe(page.id)
         observe_global(page.id)
         if page.group_id is not None:
             self._groups.setdefault(page.unit, []).append(page)
-        if page.frame_id is not None:
-            pages = self._frames.get(page.frame_id)
-            if pages is None:
-                self._frames[page.frame_id] = [page]
-                self._frame_order[page.frame_id] = len(self._frame_order)
-            else:
-                pages.append(page)
+        if self._spill and page.tier is Tier.SWAP:
+            page.content, page.spilled = "", True
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -185,8 +180,8 @@ class MemoryManager:
         return page_id in self.page_table
 
     def get(self, page_id: str) -> Page:
-        """The page with this id; raises :class:`PageNotFound`."""
-        return self.page_table.get(page_id)
+        """The page with this id; raises :class:`PageNotFound`. A swapped page's content is read from the store."""
+        return self._with_content(self.page_table.get(page_id))
 
     def active_pages(self) -> list[Page]:
         """The working set in write order, without quarantined pages."""
@@ -365,9 +360,12 @@ class MemoryManager:
                 policy.on_insert(key)
         try:
             self.store.put(pages)  # after placement, so the virtual addresses written are final
-        except BaseException as exc:
-            self._discard(pages, f"write failed, not stored: {type(exc).__name__}", now)
+        except NexintError as exc:
+            self._discard(pages, f"write failed, not stored: {exc.code}", now)
             raise
+        except Exception as exc:
+            self._discard(pages, f"write failed, not stored: {type(exc).__name__}", now)
+            raise StoreError(f"the swap store could not store {pages[0].id}: {exc}") from exc
 
     def _discard(self, pages: list[Page], reason: str, now: float) -> None:
         """Take back pages whose write-through failed; the log shows them dropped."""
@@ -385,13 +383,6 @@ class MemoryManager:
                         self.policy.on_insert(unit)
                 else:
                     self._groups.pop(unit, None)
-            self._unregister_frame(page)
-
-    def _unregister_frame(self, page: Page) -> None:
-        """Forget a page in its frame's list (the frame keeps its place in the turn order)."""
-        frame = self._frames.get(page.frame_id or "")
-        if frame is not None:
-            self._frames[page.frame_id or ""] = [other for other in frame if other is not page]
 
     def _admitted(self, page: Page, now: float) -> None:
         self._register(page)
@@ -429,7 +420,8 @@ class MemoryManager:
 
     def _new_summary(self, sources: list[Page], max_tokens: int, now: float) -> Page | None:
         assert self.summarizer is not None
-        text = self.summarizer.summarize(sources, max_tokens, self.tokenizer).strip()
+        readable = [self._with_content(page) for page in sources]
+        text = self.summarizer.summarize(readable, max_tokens, self.tokenizer).strip()
         if not text:
             return None
         content, tokens = split_text(text, self.tokenizer, max(MIN_PAGE_SIZE, max_tokens))[0]
@@ -503,7 +495,22 @@ class MemoryManager:
 
     def _move(self, page: Page, tier: Tier, action: Action, reason: str, now: float) -> None:
         old = self.page_table.move(page, tier)
+        if self._spill and old is not tier:
+            if tier is Tier.SWAP:
+                page.content, page.spilled = "", True
+            elif page.spilled:
+                page.content, page.spilled = self._stored_content(page), False
         self._record(page, action, reason, old, tier, now)
+
+    def _stored_content(self, page: Page) -> str:
+        stored = self.store.get(page.id)
+        if stored is None:
+            raise StoreError(f"page {page.id} is in the page table but missing from the store")
+        return stored.content
+
+    def _with_content(self, page: Page) -> Page:
+        """The page itself, or a copy carrying the content a durable store holds for it."""
+        return replace(page, content=self._stored_content(page), spilled=False) if page.spilled else page
 
     def _record(
         self, page: Page, action: Action, reason: str, tier_from: Tier | None, tier_to: Tier | None, now: float
@@ -633,7 +640,6 @@ class MemoryManager:
         for member in unit:
             self.page_table.remove(member.id)
             self._record(member, Action.DROP, reason, member.tier, None, now)
-            self._unregister_frame(member)
         self._groups.pop(page.unit, None)
         self._sync_log()
 
@@ -729,21 +735,19 @@ class MemoryManager:
         return page
 
     def _neighbours(self, page: Page) -> list[tuple[Page, str]]:
-        """Other pages of the same frame, then the pages of the frames written just before and after."""
-        out = [(other, "same turn") for other in self._frames.get(page.frame_id or "", []) if other is not page]
-        table = self.page_table
-        position = self._frame_order.get(page.frame_id or "")
-        if position is not None:
-            order = self._frame_list()
-            for offset, relation in ((-1, "previous turn"), (1, "next turn")):
-                if 0 <= position + offset < len(order):
-                    out.extend((other, relation) for other in self._frames[order[position + offset]])
-        return [(other, relation) for other, relation in out if table.find(other.id) is other]
-
-    def _frame_list(self) -> list[str]:
-        if len(self._frame_cache) != len(self._frame_order):
-            self._frame_cache = list(self._frame_order)
-        return self._frame_cache
+        """The rest of the page's turn, then the nearest page of the turns before and after, in write order."""
+        out: list[tuple[Page, str]] = []
+        for step, relation in ((-1, "previous turn"), (1, "next turn")):
+            current: Page | None = page
+            for _ in range(_NEIGHBOUR_REACH):
+                current = self.page_table.neighbour(current, step) if current is not None else None
+                if current is None or current.namespace != page.namespace:
+                    break
+                same = page.frame_id is not None and current.frame_id == page.frame_id
+                out.append((current, "same turn" if same else relation))
+                if not same:
+                    break
+        return out
 
     def route_counts(self) -> dict[str, int]:
         """How often each page-in route was taken (retrieve, or why it was skipped)."""

@@ -133,6 +133,22 @@ class PageTable:
             return None
         return page.id
 
+    def neighbour(self, page: Page, step: int, *, reach: int = 64) -> Page | None:
+        """The live page written just before (``step=-1``) or after (``step=1``) ``page``, O(log n)."""
+        index = bisect_right(self._vstarts, page.vaddr) - 1
+        while index >= 0 and self._vids[index] != page.id:
+            index -= 1  # zero-token pages share a start address
+        if index < 0:
+            return None
+        for _ in range(reach):
+            index += step
+            if not 0 <= index < len(self._vids):
+                return None
+            other = self._pages.get(self._vids[index])
+            if other is not None:
+                return other
+        return None
+
     @property
     def virtual_size(self) -> int:
         """Tokens ever written: the end of the virtual address space."""

@@ -58,6 +58,7 @@ class Page:
     quarantined: bool = False
     vaddr: int = -1
     metadata: dict[str, Any] = field(default_factory=dict)
+    spilled: bool = False  # in swap of a durable store, content released from memory (get() reloads it)
 
     def __post_init__(self) -> None:
         self.id = PageId(self.id)

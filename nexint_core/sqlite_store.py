@@ -161,7 +161,9 @@ def _ns_token(namespace: str) -> str:
     return "ns" + hashlib.sha1(namespace.encode("utf-8")).hexdigest()[:20]
 
 
-POSTING_BUDGET = 10_000  # postings a lexical query may score: its rarest terms are kept until this is reached
+# Postings a lexical query may score: its rarest terms are kept until this is reached, so BM25 costs at
+# most ~10 ms however large the archive (a term in more pages than this is dropped from the query).
+POSTING_BUDGET = 10_000
 
 
 class _EventSink:
@@ -179,11 +181,16 @@ class _EventSink:
 class SqliteSwapStore:
     """A store directory that survives restarts and ``kill -9`` and can be shared by processes.
 
+    Pages are copied into SQLite, so a manager may release the content of pages it swaps out
+    (:attr:`durable`).
+
     ``durability="process"`` (default) survives any process crash; ``"power"`` also fsyncs each
     commit so it survives power loss, at a cost in write throughput. ``verify`` runs SQLite's
     ``quick_check`` on open (default: for databases up to 256 MiB); damage found then, or by any
     later read, raises :class:`StoreCorrupted` and nothing is written.
     """
+
+    durable = True
 
     def __init__(
         self,
@@ -511,8 +518,8 @@ class SqliteSwapStore:
         kept: list[str] = []
         postings = 0
         for term in sorted((t for t in terms if t in frequency), key=lambda t: (frequency[t], t)):
-            if kept and postings + frequency[term] > POSTING_BUDGET:
-                break
+            if postings + frequency[term] > POSTING_BUDGET:
+                break  # a term in more pages than the budget carries almost no idf, and would cost the most
             kept.append(term)
             postings += frequency[term]
         if not kept:

@@ -110,6 +110,7 @@ class InMemorySwapStore:
     """
 
     K1, B = 1.2, 0.75
+    durable = False  # holds the manager's own page objects: their content must stay in memory
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()

@@ -51,7 +51,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def _hnsw(dim: int, m: int, ef_search: int) -> faiss.Index:
     index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, m, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]
-    index.hnsw.efConstruction = 80
+    index.hnsw.efConstruction = 40
     index.hnsw.efSearch = ef_search
     return index
 
@@ -65,7 +65,7 @@ class VectorIndex:
     """
 
     def __init__(
-        self, dim: int, *, kind: str = "auto", flat_limit: int = FLAT_LIMIT, m: int = 32, ef_search: int = 128
+        self, dim: int, *, kind: str = "auto", flat_limit: int = FLAT_LIMIT, m: int = 24, ef_search: int = 128
     ) -> None:
         if kind not in ("auto", "flat", "hnsw"):
             raise InvalidArgument(f"vector index kind must be 'auto', 'flat' or 'hnsw', got {kind!r}")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +12,18 @@ from nexint_core import (
     ContextPage,
     CoreBudgetExceeded,
     DuplicatePage,
+    InMemorySwapStore,
     InvalidArgument,
     JsonlSink,
     MemoryManager,
     NexintError,
+    Page,
     PageId,
     PageNotFound,
     PageTooLarge,
     QuarantineViolation,
     StepClock,
+    StoreError,
     Tier,
     UnknownPolicy,
     rebuild_from_events,
@@ -34,7 +37,7 @@ def make(limit: int = 100, **kwargs: Any) -> MemoryManager:
 
 
 def state(mmu: MemoryManager) -> tuple[object, ...]:
-    return (mmu.page_table.snapshot(), mmu.events.last_seq, mmu.usage(), mmu._ids.state(), mmu._frames)
+    return (mmu.page_table.snapshot(), mmu.events.last_seq, mmu.usage(), mmu._ids.state(), dict(mmu._groups))
 
 
 def test_manager_quick_start_from_the_seed() -> None:
@@ -403,3 +406,32 @@ def test_manager_events_rebuild_the_page_table(tmp_path: Path) -> None:
     assert mmu.events.filter(action="page_in")
     assert rebuild_from_events(mmu.events) == mmu.page_table.snapshot()
     assert rebuild_from_events(JsonlSink.read(tmp_path / "events.jsonl")) == mmu.page_table.snapshot()
+
+
+def test_manager_failed_write_through_is_dropped_and_logged() -> None:
+    class FullDisk(InMemorySwapStore):
+        """A store whose disk fills up on demand."""
+
+        full = False
+
+        def put(self, pages: Sequence[Page]) -> None:
+            if self.full:
+                raise OSError(28, "No space left on device")
+            super().put(pages)
+
+    store = FullDisk()
+    mmu = make(40, page_size=16, store=store)
+    for i in range(8):
+        mmu.write("user", f"message {i} before the disk fills")
+    store.full = True
+    with pytest.raises(StoreError, match="No space left") as info:
+        mmu.write("user", "this one cannot be stored")
+    assert info.value.code == "STORE_ERROR"
+    assert "MSG-000009" not in mmu
+    drop = mmu.events.filter(memory_id="MSG-000009")[-1]
+    assert (drop.action, drop.reason) == (Action.DROP, "write failed, not stored: OSError")
+    usage = mmu.usage()
+    assert usage["core"] + usage["active"] <= 40
+    assert rebuild_from_events(mmu.events) == mmu.page_table.snapshot()
+    store.full = False
+    assert mmu.write("user", "stored again")

@@ -325,7 +325,7 @@ def test_page_in_never_resurrects_a_forgotten_neighbour() -> None:
     mmu, (before, fact, after) = locker_session()
     mmu.forget(after)
     ids = mmu.page_in(QUESTION)
-    assert ids == [fact, before]
+    assert ids[:2] == [fact, before]  # the next live turn (after the forgotten one) may follow
     assert after not in ids
     assert after not in mmu
     assert [page.id for page in mmu.page_table.pages(Tier.ACTIVE)] == [page.id for page in mmu.active_pages()]
