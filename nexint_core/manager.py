@@ -35,6 +35,7 @@ from nexint_core.tokens import Tokenizer, get_tokenizer
 __all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager"]
 
 DEFAULT_PAGE_SIZE = 256
+DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
 _NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a winner's neighbours
 _KIND_BY_ROLE = {"tool": "TOL"}
 
@@ -111,11 +112,13 @@ class MemoryManager:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.store: SwapStore = _resolve_store(store, embedder)
         self.page_table = PageTable()
+        self._spill = bool(getattr(self.store, "durable", False))
+        if max_events is None and self._spill:
+            max_events = DURABLE_EVENT_WINDOW  # the full log is in the store: keep a recent window in memory
         self.events = EventLog(sinks, maxlen=max_events)
         self.router = Router()
         self._ids = IdAllocator(reserve=getattr(self.store, "reserve_ids", None))
         self._groups: dict[str, list[Page]] = {}
-        self._spill = bool(getattr(self.store, "durable", False))
         self._span: list[Page] = []
         self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
         try:
@@ -136,17 +139,17 @@ class MemoryManager:
     def _load(self) -> None:
         """Rebuild the page table from what the store already holds for these namespaces."""
         table = self.page_table
-        stored = list(self.store.scan(self.namespaces))
-        own = sorted(
-            (page for page in stored if page.namespace == self.namespace),
-            key=lambda page: page.vaddr if page.vaddr >= 0 else float("inf"),
-        )
-        others = [replace(page, vaddr=-1, tier=Tier.SWAP) for page in stored if page.namespace != self.namespace]
-        for page in [replace(page) for page in own] + others:
-            if page.vaddr >= 0 and page.vaddr < table.virtual_size:
-                page.vaddr = -1  # two writers shared this namespace: addresses restart after ours
+        for stored in self.store.scan([self.namespace]):  # streamed: swapped content is released as it loads
+            page = replace(stored)
+            if page.vaddr < table.virtual_size:
+                page.vaddr = -1  # unknown, or two writers shared this namespace: continue after ours
             table.add(page, page.tier if page.tier is not None else Tier.SWAP)
             self._register(page)
+        if self.shared:
+            for stored in self.store.scan(self.shared):  # another writer's view: archived here
+                page = replace(stored, vaddr=-1, tier=Tier.SWAP)
+                table.add(page, Tier.SWAP)
+                self._register(page)
         if not len(table):
             return
         active_units = {page.unit: page for page in table.pages(Tier.ACTIVE)}

@@ -90,6 +90,7 @@ CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
 
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
+_SCAN_CHUNK = 2_000
 
 
 def _translate(exc: sqlite3.Error, db: Path) -> StoreError:
@@ -471,14 +472,21 @@ class SqliteSwapStore:
         return self.scan()
 
     def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
-        sql = f"SELECT {_COLUMNS} FROM pages"
-        args: list[str] = []
-        if namespaces is not None:
-            sql += f" WHERE namespace IN ({', '.join('?' * len(namespaces))})"
-            args = list(namespaces)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
-        return (self._page(row) for row in rows)
+        """Pages in write order, read in chunks so a large archive never sits in memory at once."""
+        where = "" if namespaces is None else f" AND namespace IN ({', '.join('?' * len(namespaces))})"
+        args: list[object] = [] if namespaces is None else list(namespaces)
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT seq, {_COLUMNS} FROM pages WHERE seq > ?{where} ORDER BY seq LIMIT {_SCAN_CHUNK}",
+                    [last, *args],
+                ).fetchall()
+            for row in rows:
+                yield self._page(row[1:])
+            if len(rows) < _SCAN_CHUNK:
+                return
+            last = int(rows[-1][0])
 
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (of one namespace, if given), in order."""

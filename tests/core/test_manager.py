@@ -435,3 +435,18 @@ def test_manager_failed_write_through_is_dropped_and_logged() -> None:
     assert rebuild_from_events(mmu.events) == mmu.page_table.snapshot()
     store.full = False
     assert mmu.write("user", "stored again")
+
+
+def test_manager_durable_store_keeps_only_a_window_of_events_in_memory(tmp_path: Path) -> None:
+    from nexint_core.manager import DURABLE_EVENT_WINDOW
+
+    assert make().events._events.maxlen is None  # in memory: the log is the only copy
+    with MemoryManager(100, store=tmp_path / "a", clock=StepClock()) as mmu:
+        assert mmu.events._events.maxlen == DURABLE_EVENT_WINDOW
+    with MemoryManager(40, store=tmp_path / "b", clock=StepClock(), page_size=16, max_events=5) as mmu:
+        for i in range(20):
+            mmu.write("user", f"message number {i} for the log")
+        assert len(mmu.events) == 5
+        persisted = mmu.store.events("default")  # type: ignore[attr-defined]
+        assert len(persisted) == mmu.events.last_seq > 5
+        assert rebuild_from_events(persisted) == mmu.page_table.snapshot()
