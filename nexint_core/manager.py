@@ -23,7 +23,7 @@ from nexint_core.errors import (
 from nexint_core.events import Action, EventLog, EventSink
 from nexint_core.ids import IdAllocator, PageId, observe_global
 from nexint_core.page_table import PageTable
-from nexint_core.pages import Page, Tier, validate_importance
+from nexint_core.pages import Frame, Page, Tier, validate_importance
 from nexint_core.policies import EvictionPolicy, explain, make_policy, policy_name
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.sqlite_store import SqliteSwapStore
@@ -281,6 +281,12 @@ class MemoryManager:
             raise
         self._sync_log()
         return ids
+
+    def write_frame(self, frame: Frame, **options: Any) -> list[PageId]:
+        """Write a :class:`Frame` (what adapters build from framework messages); options as for :meth:`write`."""
+        if not isinstance(frame, Frame):
+            raise InvalidArgument(f"write_frame() takes a Frame, got {type(frame).__name__}")
+        return self.write(frame.role, frame.text, group=frame.group_id, metadata=frame.metadata, **options)
 
     def _check_namespace(self, namespace: str) -> str:
         if namespace not in self.namespaces:

@@ -106,9 +106,12 @@ def namespace_of(page: Page) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One dialogue turn, tool result or agent thought, before it is split into pages."""
+    """One dialogue turn, tool result or agent thought, before it is split into pages.
 
-    frame_id: str
+    Frames sharing a ``group_id`` (an assistant tool call and its results) travel together. Once
+    written, a frame is named after its first page (``Page.frame_id``).
+    """
+
     role: str
     text: str
     group_id: str | None = None

@@ -12,6 +12,7 @@ from nexint_core import (
     ContextPage,
     CoreBudgetExceeded,
     DuplicatePage,
+    Frame,
     InMemorySwapStore,
     InvalidArgument,
     JsonlSink,
@@ -450,3 +451,19 @@ def test_manager_durable_store_keeps_only_a_window_of_events_in_memory(tmp_path:
         persisted = mmu.store.events("default")  # type: ignore[attr-defined]
         assert len(persisted) == mmu.events.last_seq > 5
         assert rebuild_from_events(persisted) == mmu.page_table.snapshot()
+
+
+def test_manager_write_frame_keeps_role_group_and_metadata() -> None:
+    mmu = make()
+    call = mmu.write_frame(Frame("assistant", "get_weather(city='Lisbon')", group_id="call-1"))
+    result = mmu.write_frame(Frame("tool", "17 degrees", group_id="call-1", metadata={"tool": "weather"}))
+    page = mmu.get(result[0])
+    assert (page.role, page.group_id, page.metadata, page.frame_id) == (
+        "tool",
+        "call-1",
+        {"tool": "weather"},
+        result[0],
+    )
+    assert mmu.get(call[0]).group_id == "call-1"
+    with pytest.raises(InvalidArgument):
+        mmu.write_frame("not a frame")  # type: ignore[arg-type]
