@@ -387,8 +387,11 @@ class SqliteSwapStore:
         for page, seq, vector in zip(pages, seqs, vectors, strict=True):
             namespace = namespace_of(page)
             if namespace not in opened:
-                self._indexes[namespace].add(np.array([seq], dtype=np.int64), vector.reshape(1, -1))
+                index = self._indexes[namespace]
+                index.add(np.array([seq], dtype=np.int64), vector.reshape(1, -1))
                 self._added[namespace].add(seq)
+                if len(self._added[namespace]) >= 10_000:  # catch up with other writers, forget our own ids
+                    self._sync(namespace, index)
         self._unsaved += len(pages)
         if self._unsaved >= self._save_every:
             self.save_indexes()
