@@ -216,6 +216,7 @@ class SqliteSwapStore:
         self._added: dict[str, set[int]] = {}
         self._unsaved = 0
         self._pending_events: list[tuple[str, PagingEvent]] = []
+        self._df: dict[str, int] = {}
         self._closed = False
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file, not a directory")
@@ -236,6 +237,7 @@ class SqliteSwapStore:
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
+            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
             self._create_if_missing()
             self._check_meta()
             if verify or (verify is None and db.stat().st_size <= _VERIFY_UP_TO):
@@ -347,6 +349,7 @@ class SqliteSwapStore:
         with self._transaction() as conn:
             self._write_events(conn)
             replaced = []
+            counted: list[str] = []
             for page, blob in zip(pages, blobs, strict=True):
                 row = (
                     page.id,
@@ -377,7 +380,11 @@ class SqliteSwapStore:
                     inserted = conn.execute(_INSERT + " RETURNING seq", row).fetchone()
                 seq = int(inserted[0])
                 seqs.append(seq)
-                conn.execute("INSERT INTO pages_fts(rowid, terms) VALUES (?, ?)", (seq, _fts_terms(row[2], row[18])))
+                indexed = _fts_terms(row[2], row[18])
+                conn.execute("INSERT INTO pages_fts(rowid, terms) VALUES (?, ?)", (seq, indexed))
+                counted.append(indexed)
+        for indexed in counted:  # after the commit, so a rolled-back write never counts
+            self._count_terms(indexed, 1)
         for seq, namespace in replaced:
             if namespace in self._indexes:
                 self._indexes[namespace].remove(np.array([seq], dtype=np.int64))
@@ -407,16 +414,37 @@ class SqliteSwapStore:
             if index is not None:
                 index.remove(np.array([seq], dtype=np.int64))
 
-    @staticmethod
-    def _delete_row(conn: _Guarded, page_id: str) -> tuple[int, str] | None:
+    def _delete_row(self, conn: _Guarded, page_id: str) -> tuple[int, str] | None:
         row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, ns, terms", (page_id,)).fetchone()
         if row is None:
             return None
-        conn.execute(
-            "INSERT INTO pages_fts(pages_fts, rowid, terms) VALUES ('delete', ?, ?)",
-            (row[0], _fts_terms(row[2], row[3])),
-        )
+        indexed = _fts_terms(row[2], row[3])
+        conn.execute("INSERT INTO pages_fts(pages_fts, rowid, terms) VALUES ('delete', ?, ?)", (row[0], indexed))
+        self._count_terms(indexed, -1)
         return int(row[0]), str(row[1])
+
+    def _count_terms(self, indexed: str, delta: int) -> None:
+        """Keep cached document frequencies current for this process's own writes."""
+        cache = self._df
+        for term in set(indexed.split()):
+            if term in cache:
+                cache[term] += delta
+
+    def _document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+        """Pages containing each term. fts5vocab reads a term's whole posting list to count it, so each
+        term is counted once and then kept current (other processes' writes make it approximate, which
+        is enough to choose a query's rarest terms)."""
+        missing = [term for term in terms if term not in self._df]
+        if missing:
+            with self._lock:
+                found = dict(
+                    self._conn.execute(
+                        f"SELECT term, doc FROM pages_vocab WHERE term IN ({', '.join('?' * len(missing))})", missing
+                    ).fetchall()
+                )
+            for term in missing:
+                self._df[term] = int(found.get(term, 0))
+        return {term: self._df[term] for term in terms if self._df[term] > 0}
 
     def flush(self) -> None:
         """Write buffered events (and the tier changes they carry) now."""
@@ -520,12 +548,7 @@ class SqliteSwapStore:
         terms = [_ns_token(ns) + term for ns in namespaces for term in query_terms(query)]
         if not terms or k <= 0:
             return []
-        with self._lock:
-            frequency = dict(
-                self._conn.execute(
-                    f"SELECT term, doc FROM pages_vocab WHERE term IN ({', '.join('?' * len(terms))})", terms
-                ).fetchall()
-            )
+        frequency = self._document_frequency(terms)
         kept: list[str] = []
         postings = 0
         for term in sorted((t for t in terms if t in frequency), key=lambda t: (frequency[t], t)):
