@@ -70,7 +70,6 @@ CREATE TABLE pages (
 );
 CREATE INDEX pages_by_namespace ON pages(namespace, seq);
 CREATE VIRTUAL TABLE pages_fts USING fts5(terms, content='', tokenize='unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE pages_vocab USING fts5vocab(pages_fts, 'row');
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace TEXT NOT NULL,
@@ -163,8 +162,8 @@ def _ns_token(namespace: str) -> str:
 
 
 # Postings a lexical query may score: its rarest terms are kept until this is reached, so BM25 costs at
-# most ~10 ms however large the archive (a term in more pages than this is dropped from the query).
-POSTING_BUDGET = 10_000
+# most a few ms however large the archive (a term in more pages than this is dropped from the query).
+POSTING_BUDGET = 5_000
 
 
 class _EventSink:
@@ -429,22 +428,30 @@ class SqliteSwapStore:
         for term in set(indexed.split()):
             if term in cache:
                 cache[term] += delta
+                if cache[term] <= POSTING_BUDGET:
+                    del cache[term]  # no longer known to be too common: count it afresh when queried
 
     def _document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
-        """Pages containing each term. fts5vocab reads a term's whole posting list to count it, so each
-        term is counted once and then kept current (other processes' writes make it approximate, which
-        is enough to choose a query's rarest terms)."""
-        missing = [term for term in terms if term not in self._df]
-        if missing:
-            with self._lock:
-                found = dict(
-                    self._conn.execute(
-                        f"SELECT term, doc FROM pages_vocab WHERE term IN ({', '.join('?' * len(missing))})", missing
-                    ).fetchall()
-                )
-            for term in missing:
-                self._df[term] = int(found.get(term, 0))
-        return {term: self._df[term] for term in terms if self._df[term] > 0}
+        """Pages containing each term, counted only up to POSTING_BUDGET + 1 (all the pruning needs).
+
+        Only "too common" verdicts are cached (a term only becomes more common, and other processes'
+        writes never reach this cache); rarer terms are recounted, which costs at most the budget.
+        """
+        out: dict[str, int] = {}
+        for term in terms:
+            count = self._df.get(term)
+            if count is None:
+                with self._lock:
+                    row = self._conn.execute(
+                        "SELECT count(*) FROM (SELECT rowid FROM pages_fts WHERE pages_fts MATCH ? LIMIT ?)",
+                        ('"' + term.replace('"', '""') + '"', POSTING_BUDGET + 1),
+                    ).fetchone()
+                count = int(row[0])
+                if count > POSTING_BUDGET:
+                    self._df[term] = count
+            if count > 0:
+                out[term] = count
+        return out
 
     def flush(self) -> None:
         """Write buffered events (and the tier changes they carry) now."""

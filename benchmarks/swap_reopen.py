@@ -1,0 +1,60 @@
+"""Reopen a store that benchmarks/swap.py filled and time page-in with the current code.
+
+python benchmarks/swap.py --dir /tmp/bench            # fills /tmp/bench/store (10^4..10^6 pages)
+python benchmarks/swap_reopen.py /tmp/bench/store --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from swap import Corpus, rss_mb
+
+from nexint_core import MemoryManager, StepClock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=4096)
+    parser.add_argument("--json", dest="json_path")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    mmu = MemoryManager(args.limit, store=args.store, clock=StepClock())
+    reopen_s = time.perf_counter() - start
+    corpus = Corpus(seed=1)  # other queries than the filling run asked
+    page_in, bm25 = [], []
+    for _ in range(args.queries):
+        query = corpus.query()
+        t0 = time.perf_counter()
+        mmu.page_in(query)
+        page_in.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        mmu.store.search_text(query, namespaces=["default"], k=40)
+        bm25.append((time.perf_counter() - t0) * 1000)
+    row = {
+        "pages_in_store": len(mmu),
+        "reopen_s": round(reopen_s, 1),
+        "page_in_p50_ms": round(float(np.percentile(page_in, 50)), 2),
+        "page_in_p99_ms": round(float(np.percentile(page_in, 99)), 2),
+        "bm25_p50_ms": round(float(np.percentile(bm25, 50)), 2),
+        "bm25_p99_ms": round(float(np.percentile(bm25, 99)), 2),
+        "rss_mb": round(rss_mb(), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    mmu.close()
+    text = json.dumps(row, indent=2)
+    print(text)
+    if args.json_path:
+        Path(args.json_path).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
