@@ -12,8 +12,7 @@ import resource
 import time
 from pathlib import Path
 
-import numpy as np
-from swap import Corpus, rss_mb
+from swap import Corpus, percentile, rss_mb
 
 from nexint_core import MemoryManager, StepClock
 
@@ -41,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     row = {
         "pages_in_store": len(mmu),
         "reopen_s": round(reopen_s, 1),
-        "page_in_p50_ms": round(float(np.percentile(page_in, 50)), 2),
-        "page_in_p99_ms": round(float(np.percentile(page_in, 99)), 2),
-        "bm25_p50_ms": round(float(np.percentile(bm25, 50)), 2),
-        "bm25_p99_ms": round(float(np.percentile(bm25, 99)), 2),
+        "page_in_p50_ms": round(percentile(page_in, 50), 2),
+        "page_in_p99_ms": round(percentile(page_in, 99), 2),
+        "bm25_p50_ms": round(percentile(bm25, 50), 2),
+        "bm25_p99_ms": round(percentile(bm25, 99), 2),
         "rss_mb": round(rss_mb(), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
