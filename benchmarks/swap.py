@@ -61,6 +61,14 @@ class Corpus:
         return "what about " + self._words(int(self.rng.integers(2, 6))) + "?"
 
 
+def emit(report: dict[str, Any], json_path: str | None) -> None:
+    """Print a report as JSON, and write it to ``json_path`` if given."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if json_path:
+        Path(json_path).write_text(text + "\n", encoding="utf-8")
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
@@ -130,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "embedder": mmu.store.embedder.name,
         "rows": rows,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json_path:
-        Path(args.json_path).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json_path)
     return 0
 
 

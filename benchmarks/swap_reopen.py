@@ -10,12 +10,10 @@ python benchmarks/swap_reopen.py /tmp/bench/store --json out.json
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
-from pathlib import Path
 
-from swap import Corpus, percentile, rss_mb
+from swap import Corpus, emit, percentile, rss_mb
 
 from nexint_core import MemoryManager, StepClock
 
@@ -55,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     mmu.close()
-    text = json.dumps(row, indent=2)
-    print(text)
-    if args.json_path:
-        Path(args.json_path).write_text(text + "\n", encoding="utf-8")
+    emit(row, args.json_path)
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -787,10 +787,6 @@ class MemoryManager:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def pages_of(self, page_ids: Iterable[str]) -> list[Page]:
-        """Look up several pages at once."""
-        return [self.page_table.get(page_id) for page_id in page_ids]
 
     def __repr__(self) -> str:
         usage = self.usage()
