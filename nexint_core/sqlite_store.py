@@ -13,6 +13,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -234,7 +235,7 @@ class SqliteSwapStore:
         self._conn = _Guarded(raw, db)
         try:
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal()
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
             self._create_if_missing()
@@ -250,6 +251,19 @@ class SqliteSwapStore:
         vectors.mkdir(exist_ok=True)
         for leftover in vectors.glob(".*.tmp"):  # an index save interrupted by a crash
             leftover.unlink(missing_ok=True)
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL. It needs an exclusive lock, and SQLite answers a concurrent first open with
+        SQLITE_BUSY at once instead of waiting on the busy timeout, so retry for up to 30 s."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except StoreError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- schema --------------------------------------------------------------------------------
 
