@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nexint_core._version import __version__
 from nexint_core.clock import Clock, StepClock, SystemClock
 from nexint_core.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from nexint_core.errors import (
@@ -39,8 +40,6 @@ from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
 from nexint_core.swap import InMemorySwapStore, SearchHit, SwapStore
 from nexint_core.swapper import Candidate, ScoringWeights
 from nexint_core.tokens import TiktokenTokenizer, Tokenizer, get_tokenizer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "POLICY_NAMES",

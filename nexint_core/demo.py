@@ -5,18 +5,19 @@ Run with ``python -m nexint_core.demo`` (what ``make demo`` does).
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from nexint_core.clock import StepClock
+from nexint_core.clock import StepClock, parse_time
 from nexint_core.events import Action, rebuild_from_events
 from nexint_core.ids import PageId
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Tier
 
-__all__ = ["main", "run_archive_demo", "run_demo"]
+__all__ = ["DEMO_MEMORIES", "fill_demo_store", "main", "run_archive_demo", "run_demo"]
 
 _CHATTER = [
     "Can you recommend a book for the flight?",
@@ -78,6 +79,46 @@ def run_archive_demo(out: TextIO, store: Path) -> list[PageId]:
         print(f"[PAGE-IN] 'Where does my sister live?' promoted {promoted}: {reason}", file=out)
         print(f"[ROUTES] {mmu.route_counts()}", file=out)
         return promoted
+
+
+DEMO_MEMORIES = Path(__file__).parent / "_data" / "demo_memories.json"
+DEMO_NOW = "2026-11-21T09:00:00Z"
+
+
+class DemoClock:
+    """A clock that can be set to a memory's date while the demo store is filled, then steps on."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, start: str = DEMO_NOW) -> None:
+        self.t = parse_time(start)
+
+    def now(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
+def fill_demo_store(mmu: MemoryManager, clock: DemoClock) -> None:
+    """Write the bundled demo memories: rules pinned to core, episodes and preferences archived in swap."""
+    memories: list[dict[str, Any]] = json.loads(DEMO_MEMORIES.read_text(encoding="utf-8"))["memories"]
+    resume = clock.t
+    archived: list[PageId] = []
+    for memory in memories:
+        if "date" in memory:
+            clock.t = parse_time(memory["date"] + "T12:00:00Z")
+        ids = mmu.write(
+            memory["role"],
+            memory["text"],
+            kind=memory["kind"],
+            importance=memory["importance"],
+            pin=memory.get("pin", False),
+        )
+        if not memory.get("pin", False):
+            archived.extend(ids)
+    clock.t = resume
+    for page_id in archived:
+        if mmu.get(page_id).tier is Tier.ACTIVE:
+            mmu.page_out(page_id, "demo store: archived")
 
 
 def main() -> int:

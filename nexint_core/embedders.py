@@ -73,24 +73,23 @@ class HashingEmbedder:
         self.dim = dim
         self.name = f"hashing-v1-{dim}"
 
-    def _features(self, text: str) -> list[tuple[str, float]]:
-        words = [stem(word) for word in content_words(text)]
-        features = [(word, 1.0) for word in words]
-        features.extend((f"{a} {b}", 0.5) for a, b in pairwise(words))
-        return features
-
     def embed(self, texts: Sequence[str]) -> Vectors:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         dim = self.dim
+        slots: list[int] = []  # row * dim + column of every feature, with its signed weight
+        weights: list[float] = []
         for row, text in enumerate(texts):
-            vector = out[row]
-            for feature, weight in self._features(text):
+            base = row * dim
+            words = [stem(word) for word in content_words(text)]
+            features = [(word, 1.0) for word in words]
+            features.extend((f"{a} {b}", 0.5) for a, b in pairwise(words))
+            for feature, weight in features:
                 code = zlib.crc32(feature.encode("utf-8"))
-                vector[code % dim] += weight if code & 0x80000000 else -weight
-            norm = float(np.linalg.norm(vector))
-            if norm > 0.0:
-                vector /= norm
-        return out
+                slots.append(base + code % dim)
+                weights.append(weight if code & 0x80000000 else -weight)
+        sums = np.bincount(np.array(slots, dtype=np.int64), weights=weights, minlength=len(texts) * dim)
+        out = sums.reshape(len(texts), dim)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.where(norms > 0.0, norms, 1.0)).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"HashingEmbedder(dim={self.dim})"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nexint_core.assembly import DEFAULT_SECTIONS, AssembledPrompt, LeftOut, assemble_prompt, check_sections
 from nexint_core.clock import Clock, SystemClock
+from nexint_core.conditions import Condition, parse_condition
+from nexint_core.config import PolicyConfig, resolve_policy
 from nexint_core.embedders import Embedder
 from nexint_core.errors import (
     CoreBudgetExceeded,
@@ -25,6 +28,7 @@ from nexint_core.ids import IdAllocator, PageId, observe_global
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Frame, Page, Tier, validate_importance
 from nexint_core.policies import EvictionPolicy, explain, make_policy, policy_name
+from nexint_core.session import SessionRecorder
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.sqlite_store import SqliteSwapStore
 from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
@@ -76,6 +80,11 @@ class MemoryManager:
         summary_span: int = 8,
         sinks: Sequence[EventSink] = (),
         max_events: int | None = None,
+        system_prompt: str = "",
+        sections: Mapping[str, int | float] | None = None,
+        promote_if: str | None = None,
+        policy_label: str | None = None,
+        record: SessionRecorder | str | os.PathLike[str] | None = None,
     ) -> None:
         self.limit_tokens = _positive_int("limit_tokens", limit_tokens)
         if core_budget is None:
@@ -103,8 +112,16 @@ class MemoryManager:
             page_in_budget = limit_tokens // 4
         self.page_in_budget = _positive_int("page_in_budget", page_in_budget, allow_zero=True)
         self.weights = weights if weights is not None else ScoringWeights()
+        if not isinstance(system_prompt, str):
+            raise InvalidArgument(f"system_prompt must be a string, got {type(system_prompt).__name__}")
+        self.system_prompt = system_prompt
+        self.sections = {**DEFAULT_SECTIONS, **check_sections(sections or {})}
         self.policy = make_policy(policy)
-        self.policy_name = policy_name(self.policy)
+        self.eviction_name = policy_name(self.policy)
+        self.policy_name = self.eviction_name if policy_label is None else policy_label  # written into events
+        self.promote_if: Condition | None = (
+            parse_condition(promote_if, name="promote_if") if promote_if is not None else None
+        )
         bind = getattr(self.policy, "bind", None)
         if bind is not None:
             bind(self._unit_importance)
@@ -120,6 +137,14 @@ class MemoryManager:
         self._ids = IdAllocator(reserve=getattr(self.store, "reserve_ids", None))
         self._groups: dict[str, list[Page]] = {}
         self._span: list[Page] = []
+        self._batch: list[Page] | None = None  # pages write_many admitted, stored in one batch at its end
+        self._unstored: dict[str, Page] = {}  # placed but not yet in the store: their content must stay
+        self._recalled: set[str] = set()  # active pages brought back from swap (the prompt's archive section)
+        self._last_lines: tuple[str, ...] = ()
+        self._label_tokens: dict[str, int] = {}
+        self.recorder: SessionRecorder | None = (
+            record if isinstance(record, SessionRecorder) or record is None else SessionRecorder(record)
+        )
         self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
         try:
             self._load()
@@ -130,6 +155,16 @@ class MemoryManager:
         event_sink = getattr(self.store, "event_sink", None)
         if event_sink is not None:
             self.events.sinks.append(event_sink(namespace))
+        preload = getattr(self.store, "preload", None)
+        if preload is not None:
+            preload(self.namespaces)  # read large vector indexes in the background, before the first query
+
+    @classmethod
+    def from_policy(cls, policy: str | os.PathLike[str] | PolicyConfig, **options: Any) -> MemoryManager:
+        """A manager configured by a policy (a file, a :class:`PolicyConfig` or an eviction name);
+        ``options`` (store, clock, namespace, ...) are passed on and override the policy's settings."""
+        config = resolve_policy(policy if isinstance(policy, PolicyConfig) else os.fspath(policy))
+        return cls(**{**config.manager_options(), **options})
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -139,15 +174,14 @@ class MemoryManager:
     def _load(self) -> None:
         """Rebuild the page table from what the store already holds for these namespaces."""
         table = self.page_table
-        for stored in self.store.scan([self.namespace]):  # streamed: swapped content is released as it loads
-            page = replace(stored)
+        for page in self.store.scan([self.namespace]):  # streamed: swapped content is released as it loads
             if page.vaddr < table.virtual_size:
                 page.vaddr = -1  # unknown, or two writers shared this namespace: continue after ours
             table.add(page, page.tier if page.tier is not None else Tier.SWAP)
             self._register(page)
         if self.shared:
-            for stored in self.store.scan(self.shared):  # another writer's view: archived here
-                page = replace(stored, vaddr=-1, tier=Tier.SWAP)
+            for page in self.store.scan(self.shared):  # another writer's view: archived here
+                page.vaddr, page.tier = -1, Tier.SWAP
                 table.add(page, Tier.SWAP)
                 self._register(page)
         if not len(table):
@@ -279,7 +313,13 @@ class MemoryManager:
         except NexintError:
             self._ids.restore(before)
             raise
-        self._sync_log()
+        self._maybe_promote(pages[0])
+        if self.recorder is not None:
+            tags = list(metadata.get("tags", [])) if metadata else []
+            options = {"importance": importance, "group": group, "pin": pin, "quarantined": quarantined, "tags": tags}
+            self.recorder.message(role, text, ids, **options)
+        if self._batch is None:
+            self._sync_log()
         return ids
 
     def write_frame(self, frame: Frame, **options: Any) -> list[PageId]:
@@ -287,6 +327,43 @@ class MemoryManager:
         if not isinstance(frame, Frame):
             raise InvalidArgument(f"write_frame() takes a Frame, got {type(frame).__name__}")
         return self.write(frame.role, frame.text, group=frame.group_id, metadata=frame.metadata, **options)
+
+    def write_many(
+        self, frames: Iterable[Frame | tuple[str, str]], *, importance: float = 0.5, namespace: str | None = None
+    ) -> list[list[PageId]]:
+        """Write many frames (or ``(role, text)`` pairs) in order, storing them in one batch.
+
+        The result is what :meth:`write` would return for each frame, and the manager ends in the same
+        state, but the store gets one transaction and one embedding batch: the way to import a history.
+        The batch is acknowledged as a whole when this returns. If a frame is rejected (say, it can never
+        fit), the frames before it are still written and stored, and the error says how many were.
+        """
+        if self._batch is not None:
+            raise InvalidArgument("write_many() cannot be nested")
+        written: list[list[PageId]] = []
+        self._batch = []
+        try:
+            for index, item in enumerate(frames):
+                if isinstance(item, Frame):
+                    role, text, group, metadata = item.role, item.text, item.group_id, item.metadata
+                elif isinstance(item, tuple) and len(item) == 2:
+                    (role, text), group, metadata = item, None, None
+                else:
+                    raise InvalidArgument(f"write_many() takes Frames or (role, text) pairs; item {index} is {item!r}")
+                written.append(
+                    self.write(role, text, importance=importance, group=group, namespace=namespace, metadata=metadata)
+                )
+        except NexintError as exc:
+            exc.message += f" (write_many wrote and stored the {len(written)} frames before it)"
+            raise
+        finally:
+            pending, self._batch = self._batch, None
+            try:
+                if pending:
+                    self._store_put(pending, self.clock.now())
+            finally:
+                self._sync_log()
+        return written
 
     def _check_namespace(self, namespace: str) -> str:
         if namespace not in self.namespaces:
@@ -341,6 +418,7 @@ class MemoryManager:
             page.created = page.created if page.created is not None else now
             page.last_used = page.last_used if page.last_used is not None else now
         policy = self.policy
+        self._unstored.update((page.id, page) for page in pages)
         if key is None:
             for page in pages:
                 self._make_room(page.tokens or 0, now)
@@ -367,18 +445,33 @@ class MemoryManager:
                 self._admitted(page, now)
             if target is Tier.ACTIVE:
                 policy.on_insert(key)
+        self._store_put(pages, now)  # after placement, so the virtual addresses written are final
+
+    def _store_put(self, pages: list[Page], now: float) -> None:
+        """Write pages through to the store (or add them to write_many's batch); a failure takes them back."""
+        if self._batch is not None:
+            self._batch.extend(pages)
+            self._unstored.update((page.id, page) for page in pages)
+            return
         try:
-            self.store.put(pages)  # after placement, so the virtual addresses written are final
+            self.store.put(pages)
         except NexintError as exc:
             self._discard(pages, f"write failed, not stored: {exc.code}", now)
             raise
         except Exception as exc:
             self._discard(pages, f"write failed, not stored: {type(exc).__name__}", now)
             raise StoreError(f"the swap store could not store {pages[0].id}: {exc}") from exc
+        for page in pages:  # pages evicted before they were stored release their content now
+            if self._unstored.pop(page.id, None) is not None and self._spill and page.tier is Tier.SWAP:
+                page.content, page.spilled = "", True
 
     def _discard(self, pages: list[Page], reason: str, now: float) -> None:
         """Take back pages whose write-through failed; the log shows them dropped."""
         for page in pages:
+            self._unstored.pop(page.id, None)
+            self._recalled.discard(page.id)
+            if page.id not in self.page_table:
+                continue
             unit = page.unit
             if page.tier is Tier.ACTIVE:
                 self.policy.on_remove(unit)
@@ -412,8 +505,8 @@ class MemoryManager:
             key = self.policy.victim()
             pages = self._resident_unit(key)
             if not pages:
-                raise NexintError(f"policy {self.policy_name} named victim {key!r}, which is not resident")
-            reason = f"{self.policy_name} victim: {explain(self.policy, key)}, {deficit} tokens needed"
+                raise NexintError(f"policy {self.eviction_name} named victim {key!r}, which is not resident")
+            reason = f"{self.eviction_name} victim: {explain(self.policy, key)}, {deficit} tokens needed"
             self.policy.on_remove(key)
             for page in pages:
                 self._move(page, Tier.SWAP, Action.EVICT, reason, now)
@@ -450,7 +543,7 @@ class MemoryManager:
             vaddr=self.page_table.virtual_size,
             metadata={"sources": [page.id for page in sources], "level": level},
         )
-        self.store.put([page])
+        self._store_put([page], now)
         self.page_table.add(page, Tier.SUMMARY)
         self._register(page)
         return page
@@ -504,8 +597,14 @@ class MemoryManager:
 
     def _move(self, page: Page, tier: Tier, action: Action, reason: str, now: float) -> None:
         old = self.page_table.move(page, tier)
+        if tier is Tier.ACTIVE and action is Action.PAGE_IN:
+            self._recalled.add(page.id)
+        elif tier is not Tier.ACTIVE:
+            self._recalled.discard(page.id)
         if self._spill and old is not tier:
-            if tier is Tier.SWAP:
+            if tier is Tier.SWAP and page.id in self._unstored:
+                pass  # not stored yet: released once it is
+            elif tier is Tier.SWAP:
                 page.content, page.spilled = "", True
             elif page.spilled:
                 page.content, page.spilled = self._stored_content(page), False
@@ -554,6 +653,7 @@ class MemoryManager:
             self.policy.on_access(page.unit)
         page.use_count += 1
         page.last_used = now
+        self._maybe_promote(page)
         self._sync_log()
         return page
 
@@ -587,6 +687,31 @@ class MemoryManager:
                 self._move(member, Tier.CORE, action, reason, now)
         else:
             self._bring_in(unit, Tier.CORE, action, reason, now)
+
+    def _maybe_promote(self, page: Page) -> None:
+        """Promote a page (with its unit) to core if the policy's ``promote_if`` holds for it."""
+        condition = self.promote_if
+        if condition is None or page.tier is not Tier.ACTIVE or any(m.quarantined for m in self._unit(page)):
+            return
+        now = self.clock.now()
+        values = {
+            "importance": page.importance,
+            "use_count": page.use_count,
+            "age": now - (page.created if page.created is not None else now),
+            "tier": page.tier.value,
+            "role": page.role,
+            "tags": page.metadata.get("tags", []),
+            "tokens": page.tokens,
+            "kind": page.id.partition("-")[0],
+        }
+        if not condition.evaluate(values):
+            return
+        try:
+            self._to_core(page.id, Action.PROMOTE, f"promote_if {condition.source}")
+        except (CoreBudgetExceeded, PageTooLarge) as exc:
+            self._record(
+                page, Action.SKIP, f"promote_if {condition.source} holds, but {exc}", page.tier, page.tier, now
+            )
 
     def unpin(self, page_id: str) -> None:
         """Move a pinned page (with its group) back to active; it becomes evictable."""
@@ -648,6 +773,7 @@ class MemoryManager:
         self.store.delete([member.id for member in unit])
         for member in unit:
             self.page_table.remove(member.id)
+            self._recalled.discard(member.id)
             self._record(member, Action.DROP, reason, member.tier, None, now)
         self._groups.pop(page.unit, None)
         self._sync_log()
@@ -728,6 +854,8 @@ class MemoryManager:
                 member.last_used = now
                 promoted.append(member.id)
             self.policy.on_insert(key)
+        for unit, _ in chosen.values():
+            self._maybe_promote(unit[0])
         return promoted
 
     def _adopt(self, page_id: str, now: float) -> Page | None:
@@ -758,6 +886,56 @@ class MemoryManager:
                     break
         return out
 
+    # -- prompt assembly -------------------------------------------------------------------------
+
+    def assemble(
+        self,
+        query: str,
+        budget: int | None = None,
+        *,
+        page_in: bool = True,
+        system: str | None = None,
+        sections: Mapping[str, int | float] | None = None,
+    ) -> AssembledPrompt:
+        """Build the prompt for ``query``: page in what it needs (unless ``page_in=False``), then lay out
+        the system anchor, core, summaries, recalled archive pages, recent turns and the query within
+        ``budget`` tokens (default: the manager's limit). Quarantined pages are left out, with the reason.
+        """
+        if not isinstance(query, str):
+            raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
+        budget = self.limit_tokens if budget is None else _positive_int("budget", budget)
+        if self.recorder is not None:
+            self.recorder.query(query)
+        promoted = self.page_in(query) if page_in and query.strip() else []
+        table = self.page_table
+        skipped: list[LeftOut] = []
+        archive: list[Page] = []
+        recent: list[Page] = []
+        for page in table.pages(Tier.ACTIVE):
+            if page.quarantined:
+                skipped.append(LeftOut(page.id, "recent", "quarantined until approve()"))
+            else:
+                (archive if page.id in self._recalled else recent).append(page)
+        archive.sort(key=lambda page: page.vaddr)
+        recent.sort(key=lambda page: page.vaddr)
+        prompt = assemble_prompt(
+            query,
+            budget=budget,
+            tokenizer=self.tokenizer,
+            core=table.pages(Tier.CORE),
+            summaries=table.pages(Tier.SUMMARY),
+            archive=archive,
+            recent=recent,
+            system=self.system_prompt if system is None else system,
+            sections=self.sections if sections is None else {**self.sections, **sections},
+            skipped=skipped,
+            previous=self._last_lines,
+            promoted=promoted,
+            label_cache=self._label_tokens,
+        )
+        self._last_lines = prompt.lines
+        return prompt
+
     def route_counts(self) -> dict[str, int]:
         """How often each page-in route was taken (retrieve, or why it was skipped)."""
         return dict(self.router.counts)
@@ -777,7 +955,9 @@ class MemoryManager:
             flush()
 
     def close(self) -> None:
-        """Flush and close the store."""
+        """Flush and close the store (and the session recorder, if any)."""
+        if self.recorder is not None:
+            self.recorder.close()
         close = getattr(self.store, "close", None)
         if close is not None:
             close()

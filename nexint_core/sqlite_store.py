@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,9 @@ _COLUMNS = (
     "use_count, tier, quarantined, metadata, vaddr"
 )
 _INSERT = (
-    "INSERT INTO pages(id, namespace, ns, content, tokens, role, importance, frame_id, group_id, part, created,"
+    "INSERT INTO pages(seq, id, namespace, ns, content, tokens, role, importance, frame_id, group_id, part, created,"
     " last_used, use_count, tier, quarantined, metadata, embedding, vaddr, terms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -217,6 +218,8 @@ class SqliteSwapStore:
         self._unsaved = 0
         self._pending_events: list[tuple[str, PagingEvent]] = []
         self._df: dict[str, int] = {}
+        self._loader: ThreadPoolExecutor | None = None
+        self._loading: dict[str, Future[tuple[VectorIndex, int, list[str]]]] = {}
         self._closed = False
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file, not a directory")
@@ -356,18 +359,18 @@ class SqliteSwapStore:
     def put(self, pages: Sequence[Page]) -> None:
         if not pages:
             return
+        pages = list({page.id: page for page in pages}.values())  # a page given twice is stored once, as last given
         vectors = self.embedder.embed([page.content for page in pages])
         blobs = vectors.astype(np.float16)
-        seqs: list[int] = []
-        with self._transaction() as conn:
-            self._write_events(conn)
-            replaced = []
-            counted: list[str] = []
-            for page, blob in zip(pages, blobs, strict=True):
-                row = (
+        rows = []
+        for page, blob in zip(pages, blobs, strict=True):
+            namespace = namespace_of(page)
+            rows.append(
+                [
+                    0,  # seq, assigned under the write lock below
                     page.id,
-                    namespace_of(page),
-                    _ns_token(namespace_of(page)),
+                    namespace,
+                    _ns_token(namespace),
                     page.content,
                     page.tokens or 0,
                     page.role,
@@ -384,18 +387,29 @@ class SqliteSwapStore:
                     blob.tobytes(),
                     page.vaddr,
                     " ".join(stem(word) for word in content_words(page.content)),
-                )
-                inserted = conn.execute(_INSERT + " ON CONFLICT(id) DO NOTHING RETURNING seq", row).fetchone()
-                if inserted is None:  # an overwrite gets a fresh seq: FAISS cannot replace a vector in place
-                    old = self._delete_row(conn, page.id)
-                    assert old is not None  # the conflict says the row is there
+                ]
+            )
+        counted = [_fts_terms(row[3], row[19]) for row in rows]
+        with self._transaction() as conn:
+            self._write_events(conn)
+            replaced = []  # an overwrite gets a fresh seq: FAISS cannot replace a vector in place
+            for start in range(0, len(pages), 500):
+                chunk = [page.id for page in pages[start : start + 500]]
+                found = conn.execute(f"SELECT id FROM pages WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+                for (page_id,) in found.fetchall():
+                    old = self._delete_row(conn, page_id)
+                    assert old is not None  # just found, under the write lock
                     replaced.append(old)
-                    inserted = conn.execute(_INSERT + " RETURNING seq", row).fetchone()
-                seq = int(inserted[0])
-                seqs.append(seq)
-                indexed = _fts_terms(row[2], row[18])
-                conn.execute("INSERT INTO pages_fts(rowid, terms) VALUES (?, ?)", (seq, indexed))
-                counted.append(indexed)
+            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'pages'").fetchone()
+            first = (int(last[0]) if last is not None else 0) + 1
+            for offset, row in enumerate(rows):
+                row[0] = first + offset
+            conn.executemany(_INSERT, rows)
+            conn.executemany(
+                "INSERT INTO pages_fts(rowid, terms) VALUES (?, ?)",
+                [(row[0], indexed) for row, indexed in zip(rows, counted, strict=True)],
+            )
+        seqs = [int(row[0]) for row in rows]
         for indexed in counted:  # after the commit, so a rolled-back write never counts
             self._count_terms(indexed, 1)
         for seq, namespace in replaced:
@@ -404,14 +418,18 @@ class SqliteSwapStore:
         opened = {namespace_of(page) for page in pages} - set(self._indexes)
         for namespace in opened:
             self._index_for(namespace)  # loads or builds it from SQLite, this batch included
-        for page, seq, vector in zip(pages, seqs, vectors, strict=True):
-            namespace = namespace_of(page)
-            if namespace not in opened:
-                index = self._indexes[namespace]
-                index.add(np.array([seq], dtype=np.int64), vector.reshape(1, -1))
-                self._added[namespace].add(seq)
-                if len(self._added[namespace]) >= 10_000:  # catch up with other writers, forget our own ids
-                    self._sync(namespace, index)
+        by_namespace: dict[str, list[int]] = {}
+        for position, page in enumerate(pages):
+            by_namespace.setdefault(namespace_of(page), []).append(position)
+        for namespace, positions in by_namespace.items():
+            if namespace in opened:
+                continue
+            index = self._indexes[namespace]
+            added = np.array([seqs[position] for position in positions], dtype=np.int64)
+            index.add(added, vectors[positions])
+            self._added[namespace].update(added.tolist())
+            if len(self._added[namespace]) >= 10_000:  # catch up with other writers, forget our own ids
+                self._sync(namespace, index)
         self._unsaved += len(pages)
         if self._unsaved >= self._save_every:
             self.save_indexes()
@@ -600,21 +618,41 @@ class SqliteSwapStore:
                 rows = sorted(((ids[seq], rank) for seq, rank in ranked if seq in ids), key=lambda r: (r[1], r[0]))
         return [SearchHit(row[0], -float(row[1])) for row in rows]
 
+    def preload(self, namespaces: Sequence[str]) -> None:
+        """Start loading these namespaces' FAISS indexes in a background thread.
+
+        A large index takes seconds to read; a manager asks for this when it opens, so the first
+        search rarely has to wait. A search that does need an index still loading waits for it.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            if self._loader is None:
+                self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexint-index")
+            for namespace in namespaces:
+                if namespace not in self._indexes and namespace not in self._loading:
+                    self._loading[namespace] = self._loader.submit(self._open_index, namespace)
+
     def _index_for(self, namespace: str) -> VectorIndex:
         """The namespace's FAISS index, loaded or rebuilt on first use and synced with SQLite."""
         index = self._indexes.get(namespace)
         if index is None:
-            index = self._open_index(namespace)
+            loading = self._loading.pop(namespace, None)
+            index, synced, problems = loading.result() if loading is not None else self._open_index(namespace)
+            for problem in problems:
+                warnings.warn(problem, StoreWarning, stacklevel=3)
             self._indexes[namespace] = index
             self._added[namespace] = set()
-        else:
-            self._sync(namespace, index)
+            self._synced[namespace] = synced
+        self._sync(namespace, index)
         return index
 
     def _index_path(self, namespace: str) -> Path:
         return self.path / "vectors" / f"{_ns_token(namespace)}.faiss"
 
-    def _open_index(self, namespace: str) -> VectorIndex:
+    def _open_index(self, namespace: str) -> tuple[VectorIndex, int, list[str]]:
+        """Load (or rebuild from SQLite) one namespace's index: the index, the last seq it holds, and
+        what was repaired (warned about by the caller, which may be another thread)."""
         path = self._index_path(namespace)
         dim = self.embedder.dim
         with self._lock:
@@ -624,23 +662,23 @@ class SqliteSwapStore:
             )
             saved = self._conn.execute("SELECT 1 FROM meta WHERE key = ?", (f"saved:{path.name}",)).fetchone()
         index: VectorIndex | None = None
+        problems = []
         if path.exists():
             try:
                 index = VectorIndex.load(path, dim, kind=self._index_kind)
             except StoreCorrupted as exc:
-                warnings.warn(f"{exc}; rebuilding it from SQLite", StoreWarning, stacklevel=4)
+                problems.append(f"{exc}; rebuilding it from SQLite")
         elif saved is not None:
-            warnings.warn(f"vector index {path} is missing; rebuilding it from SQLite", StoreWarning, stacklevel=4)
+            problems.append(f"vector index {path} is missing; rebuilding it from SQLite")
         if index is None:
             index = VectorIndex(dim, kind=self._index_kind)
         held = index.ids()
         index.remove(np.setdiff1d(held, seqs, assume_unique=True))
         missing = np.setdiff1d(seqs, held, assume_unique=True)
         self._add_from_sqlite(index, missing)
-        self._synced[namespace] = int(seqs.max()) if len(seqs) else 0
         if len(missing):
             self._save(namespace, index)
-        return index
+        return index, int(seqs.max()) if len(seqs) else 0, problems
 
     def _save(self, namespace: str, index: VectorIndex) -> None:
         path = self._index_path(namespace)
@@ -722,6 +760,9 @@ class SqliteSwapStore:
         """Flush events, save indexes, close the database."""
         if self._closed:
             return
+        if self._loader is not None:
+            self._loader.shutdown(wait=True, cancel_futures=True)
+            self._loading.clear()
         self.flush()
         if self._unsaved:
             self.save_indexes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -64,7 +65,7 @@ class SwapStore(Protocol):
         ...
 
     def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
-        """Every stored page (of ``namespaces``, if given) in write order."""
+        """Every stored page (of ``namespaces``, if given) in write order, as copies the caller owns."""
         ...
 
     def __contains__(self, page_id: object) -> bool: ...
@@ -233,7 +234,7 @@ class InMemorySwapStore:
 
     def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
         wanted = None if namespaces is None else set(namespaces)
-        return (page for page in list(self._pages.values()) if wanted is None or namespace_of(page) in wanted)
+        return (replace(page) for page in list(self._pages.values()) if wanted is None or namespace_of(page) in wanted)
 
     def __contains__(self, page_id: object) -> bool:
         return page_id in self._pages

@@ -1,0 +1,342 @@
+"""Prompt assembly: sections in a stable anchor order, per-section budgets, rendered last.
+
+The structure (:class:`AssembledPrompt`) is built first; ``.text`` and ``.messages`` are renderings
+of it and are never parsed back. Sections, in anchor order: the system anchor, core memory,
+summaries, archive pages brought back for this query (chronological, labelled with id and date),
+recent turns, and the query. The total never exceeds the budget and a tool-call group is never split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import groupby
+from typing import Any
+
+from nexint_core.clock import format_time
+from nexint_core.errors import InvalidArgument, PageTooLarge
+from nexint_core.ids import PageId
+from nexint_core.pages import Page
+from nexint_core.tokens import Tokenizer
+
+__all__ = [
+    "DEFAULT_SECTIONS",
+    "SECTION_NAMES",
+    "AssembledPrompt",
+    "LeftOut",
+    "PromptItem",
+    "Section",
+    "assemble_prompt",
+    "check_sections",
+]
+
+SECTION_NAMES = ("system", "core", "summaries", "archive", "recent", "query")
+_MEMORY_SECTIONS = ("core", "summaries", "archive", "recent")
+# Shares of what the system anchor and the query leave; unused budget flows to the next section.
+DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.3, "recent": 0.3}
+_HEADERS = {
+    "core": "## Core memory",
+    "summaries": "## Summaries of earlier conversation",
+    "archive": "## Recalled from the archive",
+    "recent": "## Recent turns",
+    "query": "## Current query",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PromptItem:
+    """One line of the prompt: a page, or a whole unit (a tool-call group or a turn's pages)."""
+
+    page_ids: tuple[PageId, ...]
+    role: str
+    text: str  # rendered, label included
+    turns: tuple[tuple[str, str], ...]  # (role, text) per turn, without labels: what role messages carry
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A section with its budget (own share plus what earlier sections left) and what it holds."""
+
+    name: str
+    budget: int
+    tokens: int
+    items: tuple[PromptItem, ...]
+
+    @property
+    def page_ids(self) -> list[PageId]:
+        return [page_id for item in self.items for page_id in item.page_ids]
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A page that could have been in the prompt, and why it is not."""
+
+    page_id: PageId
+    section: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AssembledPrompt:
+    """The assembled prompt: structure first, renderings made from it."""
+
+    query: str
+    budget: int
+    sections: tuple[Section, ...]
+    left_out: tuple[LeftOut, ...]
+    tokens: int
+    text: str
+    messages: tuple[dict[str, str], ...]
+    stable_prefix_tokens: int
+    promoted: tuple[PageId, ...] = ()
+    lines: tuple[str, ...] = field(default=(), repr=False)  # the text's lines, to compare the next prompt's prefix
+
+    @property
+    def page_ids(self) -> list[PageId]:
+        """Every page in the prompt, in prompt order."""
+        return [page_id for section in self.sections for page_id in section.page_ids]
+
+    @property
+    def memory_tokens(self) -> int:
+        """Tokens of the memory sections (core, summaries, archive, recent turns), headers included."""
+        return sum(section.tokens for section in self.sections if section.name in _MEMORY_SECTIONS)
+
+    def section(self, name: str) -> Section:
+        """The section called ``name``."""
+        for section in self.sections:
+            if section.name == name:
+                return section
+        raise InvalidArgument(f"no section {name!r}; sections are {list(SECTION_NAMES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (what ``memos run --json`` prints)."""
+        return {
+            "query": self.query,
+            "budget": self.budget,
+            "tokens": self.tokens,
+            "memory_tokens": self.memory_tokens,
+            "stable_prefix_tokens": self.stable_prefix_tokens,
+            "promoted": list(self.promoted),
+            "sections": [
+                {"name": s.name, "budget": s.budget, "tokens": s.tokens, "page_ids": s.page_ids} for s in self.sections
+            ],
+            "left_out": [{"page_id": o.page_id, "section": o.section, "reason": o.reason} for o in self.left_out],
+        }
+
+
+def check_sections(sections: Mapping[str, int | float]) -> dict[str, int | float]:
+    """Validate section budgets: a token count (int >= 0) or a share of the budget (float in [0, 1])."""
+    out: dict[str, int | float] = {}
+    for name, value in sections.items():
+        if name not in _MEMORY_SECTIONS:
+            raise InvalidArgument(
+                f"unknown prompt section {name!r}: budgets are set for {list(_MEMORY_SECTIONS)} "
+                "(the system anchor and the query always take what they need)"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidArgument(f"section {name!r} budget must be tokens (int) or a share (float), got {value!r}")
+        if isinstance(value, int) and value < 0:
+            raise InvalidArgument(f"section {name!r} budget must be >= 0 tokens, got {value}")
+        if isinstance(value, float) and not 0.0 <= value <= 1.0:
+            raise InvalidArgument(f"section {name!r} share must be in [0, 1], got {value}")
+        out[name] = value
+    return out
+
+
+class _Counter:
+    """Token counts of labels and headers, cached: page contents are already counted on the page."""
+
+    __slots__ = ("_cache", "_tokenizer")
+
+    def __init__(self, tokenizer: Tokenizer, cache: dict[str, int]) -> None:
+        self._tokenizer, self._cache = tokenizer, cache
+
+    def __call__(self, text: str) -> int:
+        count = self._cache.get(text)
+        if count is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            count = self._cache[text] = self._tokenizer.count(text)
+        return count
+
+
+def _label(page: Page, dated: bool) -> str:
+    if dated and page.created is not None:
+        return f"[{page.id} {format_time(page.created)[:10]}] "
+    return f"[{page.id}] "
+
+
+def _items(units: Sequence[list[Page]], count: _Counter, *, labelled: bool, dated: bool) -> list[PromptItem]:
+    """One item per unit: the label's tokens plus the pages' cached counts, plus one per join and line break."""
+    items = []
+    for unit in units:
+        turns = tuple(
+            (frame[0].role, " ".join(page.content for page in frame))
+            for frame in (list(pages) for _, pages in groupby(unit, key=lambda page: page.frame_id or page.id))
+        )
+        label = _label(unit[0], dated) if labelled else f"{unit[0].role}: "
+        content = " ".join(text for _, text in turns)
+        tokens = count(label) + sum(page.tokens or 0 for page in unit) + len(unit) + 1
+        items.append(PromptItem(tuple(page.id for page in unit), unit[0].role, label + content, turns, tokens))
+    return items
+
+
+def _units(pages: Sequence[Page]) -> list[list[Page]]:
+    """A tool-call group, or the pages of one turn, travel as one unit (placed where its first page is)."""
+    units: dict[str, list[Page]] = {}
+    for page in pages:
+        units.setdefault(page.group_id or page.frame_id or page.id, []).append(page)
+    return list(units.values())
+
+
+def _allowance(share: int | float, free: int) -> int:
+    return share if isinstance(share, int) else int(share * free)
+
+
+def assemble_prompt(
+    query: str,
+    *,
+    budget: int,
+    tokenizer: Tokenizer,
+    core: Sequence[Page],
+    summaries: Sequence[Page],
+    archive: Sequence[Page],
+    recent: Sequence[Page],
+    system: str = "",
+    sections: Mapping[str, int | float] = DEFAULT_SECTIONS,
+    skipped: Sequence[LeftOut] = (),
+    previous: Sequence[str] = (),
+    promoted: Sequence[PageId] = (),
+    label_cache: dict[str, int] | None = None,
+) -> AssembledPrompt:
+    """Assemble a prompt from pages already sorted in prompt order.
+
+    ``archive`` should be chronological; ``recent`` chronological too (the newest are kept when the
+    section is short of room). ``previous`` is the last prompt's ``lines``, for prefix stability.
+    """
+    count = _Counter(tokenizer, label_cache if label_cache is not None else {})
+    shares = {**DEFAULT_SECTIONS, **check_sections(sections)}
+    system_tokens = count(system) + 1 if system else 0
+    query_tokens = count("user: " + query) + count(_HEADERS["query"]) + 2
+    query_item = PromptItem((), "user", "user: " + query, (("user", query),), query_tokens)
+    free = budget - system_tokens - query_item.tokens
+    if free < 0:
+        raise PageTooLarge(
+            f"a budget of {budget} tokens cannot hold the system anchor and the query "
+            f"({system_tokens + query_item.tokens} tokens)"
+        )
+    left_out = list(skipped)
+    built: list[Section] = []
+    if system:
+        anchor = PromptItem((), "system", system, (("system", system),), system_tokens)
+        built.append(Section("system", system_tokens, system_tokens, (anchor,)))
+    carry = 0
+    archive_units = _units(archive)
+    candidates = {
+        "core": _items(_units(core), count, labelled=True, dated=False),
+        "summaries": _items(_units(summaries), count, labelled=True, dated=True),
+        "archive": _items(archive_units, count, labelled=True, dated=True),
+        "recent": _items(_units(recent), count, labelled=False, dated=False),
+    }
+    # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
+    # most recently recalled archive units (rendered in chronological order all the same).
+    preference = {
+        "core": list(range(len(candidates["core"]))),
+        "summaries": list(reversed(range(len(candidates["summaries"])))),
+        "archive": sorted(
+            range(len(archive_units)),
+            key=lambda i: (-max(page.last_used or 0.0 for page in archive_units[i]), -i),
+        ),
+        "recent": list(reversed(range(len(candidates["recent"])))),
+    }
+    for name in _MEMORY_SECTIONS:
+        items = candidates[name]
+        room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
+        header = count(_HEADERS[name]) + 2 if items else 0
+        kept, used = _fit(name, items, preference[name], room - header, left_out)
+        tokens = used + header if kept else 0
+        built.append(Section(name, max(room, 0), tokens, tuple(kept)))
+        free -= tokens
+        carry = max(room - tokens, 0)
+    built.append(Section("query", query_item.tokens, query_item.tokens, (query_item,)))
+    while True:  # item counts are estimates (labels and joins counted apart); the whole is counted once
+        text, messages, lines = _render(built)
+        tokens = tokenizer.count(text)
+        if tokens <= budget or not _drop_one(built, left_out):
+            break
+    built = [
+        replace(section, tokens=tokenizer.count(_section_text(section)) if section.items else 0) for section in built
+    ]
+    shared = 0
+    for line, before in zip(lines, previous, strict=False):
+        if line != before:
+            break
+        shared += 1
+    stable = tokens if shared == len(lines) else tokenizer.count("\n".join(lines[:shared])) if shared else 0
+    return AssembledPrompt(
+        query=query,
+        budget=budget,
+        sections=tuple(built),
+        left_out=tuple(left_out),
+        tokens=tokens,
+        text=text,
+        messages=tuple(messages),
+        stable_prefix_tokens=stable,
+        promoted=tuple(promoted),
+        lines=tuple(lines),
+    )
+
+
+def _fit(
+    name: str, items: list[PromptItem], order: list[int], room: int, left_out: list[LeftOut]
+) -> tuple[list[PromptItem], int]:
+    """Keep the items that fit, taken in ``order`` of preference; the rest are left out with a reason."""
+    kept: set[int] = set()
+    used = 0
+    for index in order:
+        item = items[index]
+        if used + item.tokens <= room:
+            kept.add(index)
+            used += item.tokens
+        else:
+            reason = f"{name} section full: needs {item.tokens} tokens, {max(room - used, 0)} left"
+            left_out.extend(LeftOut(page_id, name, reason) for page_id in item.page_ids)
+    return [item for index, item in enumerate(items) if index in kept], used
+
+
+def _drop_one(built: list[Section], left_out: list[LeftOut]) -> bool:
+    """Drop the least needed item (oldest recent turn, then archive, summaries, core) after a recount."""
+    for name in ("recent", "archive", "summaries", "core"):
+        for position, section in enumerate(built):
+            if section.name == name and section.items:
+                first, rest = section.items[0], section.items[1:]
+                reason = "prompt over budget after the final count"
+                left_out.extend(LeftOut(page_id, name, reason) for page_id in first.page_ids)
+                built[position] = Section(name, section.budget, section.tokens - first.tokens, rest)
+                return True
+    return False
+
+
+def _section_text(section: Section) -> str:
+    header = [_HEADERS[section.name]] if section.name in _HEADERS else []
+    return "\n".join([*header, *(item.text for item in section.items)])
+
+
+def _render(built: list[Section]) -> tuple[str, list[dict[str, str]], list[str]]:
+    """Text, role messages and the text's lines, all from the structure."""
+    lines: list[str] = []
+    system_parts: list[str] = []
+    messages: list[dict[str, str]] = []
+    for section in built:
+        if not section.items:
+            continue
+        block = _section_text(section)
+        lines.extend(block.split("\n"))
+        if section.name in ("system", "core", "summaries", "archive"):
+            system_parts.append(block)
+        else:
+            messages.extend({"role": role, "content": text} for item in section.items for role, text in item.turns)
+    if system_parts:
+        messages.insert(0, {"role": "system", "content": "\n\n".join(system_parts)})
+    return "\n".join(lines), messages, lines

@@ -1,0 +1,206 @@
+"""Policy files: YAML or JSON, validated with pydantic; errors name the field and the bad value.
+
+The spec's example loads as is::
+
+    policy:
+      core_budget_tokens: 600
+      eviction: LRU
+      promote_if: importance > 0.7
+
+Every other setting has a default. A policy carries a name and a version, written into every event.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nexint_core.assembly import DEFAULT_SECTIONS, check_sections
+from nexint_core.conditions import Condition, parse_condition
+from nexint_core.errors import InvalidArgument, NexintError, UnknownPolicy
+from nexint_core.policies import make_policy
+from nexint_core.swapper import ScoringWeights
+
+__all__ = ["PolicyConfig", "ScoringConfig", "SummaryConfig", "load_policy", "parse_policy", "resolve_policy"]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScoringConfig(BaseModel):
+    """Page-in scoring weights (see :class:`~nexint_core.swapper.ScoringWeights`)."""
+
+    model_config = _STRICT
+
+    relevance: float = Field(default=0.6, ge=0)
+    importance: float = Field(default=0.15, ge=0)
+    recency: float = Field(default=0.15, ge=0)
+    frequency: float = Field(default=0.1, ge=0)
+    recency_half_life_s: float = Field(default=86_400.0, gt=0)
+    candidates: int = Field(default=40, ge=1)
+    min_similarity: float = Field(default=0.3, ge=-1, le=1)
+
+    def weights(self) -> ScoringWeights:
+        return ScoringWeights(
+            relevance=self.relevance,
+            importance=self.importance,
+            recency=self.recency,
+            frequency=self.frequency,
+            recency_half_life=self.recency_half_life_s,
+            candidates=self.candidates,
+            min_similarity=self.min_similarity,
+        )
+
+
+class SummaryConfig(BaseModel):
+    """The summary tier: off by default; on, evicted spans are summarized extractively."""
+
+    model_config = _STRICT
+
+    enabled: bool = False
+    budget_tokens: int | None = Field(default=None, ge=0)
+    span: int = Field(default=8, ge=1)
+
+
+class PolicyConfig(BaseModel):
+    """One memory policy: budgets, eviction, promotion, prompt sections, scoring and summaries."""
+
+    model_config = _STRICT
+
+    name: str = Field(default="default", min_length=1)
+    version: str = "1"
+    eviction: str = "LRU"
+    memory_budget_tokens: int = Field(default=4096, gt=0)
+    core_budget_tokens: int | None = Field(default=None, ge=0)
+    page_size_tokens: int = Field(default=256, ge=8)
+    page_in_budget_tokens: int | None = Field(default=None, ge=0)
+    promote_if: str | None = None
+    sections: dict[str, int | float] = Field(default_factory=lambda: dict(DEFAULT_SECTIONS))
+    scoring: ScoringConfig = Field(default_factory=lambda: ScoringConfig())
+    summary: SummaryConfig = Field(default_factory=lambda: SummaryConfig())
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("eviction")
+    @classmethod
+    def _known_eviction(cls, value: str) -> str:
+        try:
+            make_policy(value)
+        except UnknownPolicy as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("promote_if")
+    @classmethod
+    def _valid_condition(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_condition(value, name="promote_if")  # raises with the position of the problem
+        return value
+
+    @field_validator("sections")
+    @classmethod
+    def _valid_sections(cls, value: dict[str, int | float]) -> dict[str, int | float]:
+        return {**DEFAULT_SECTIONS, **check_sections(value)}
+
+    @model_validator(mode="after")
+    def _budgets_fit(self) -> PolicyConfig:
+        core = self.core_budget_tokens if self.core_budget_tokens is not None else self.memory_budget_tokens // 4
+        summary = self.summary.budget_tokens or 0
+        if core + summary > self.memory_budget_tokens:
+            raise ValueError(
+                f"core_budget_tokens ({core}) plus summary.budget_tokens ({summary}) exceed "
+                f"memory_budget_tokens ({self.memory_budget_tokens})"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """``name@version``, as written into events."""
+        return f"{self.name}@{self.version}"
+
+    def condition(self) -> Condition | None:
+        """The parsed ``promote_if``, if any."""
+        return parse_condition(self.promote_if, name="promote_if") if self.promote_if is not None else None
+
+    def manager_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~nexint_core.manager.MemoryManager`."""
+        return {
+            "limit_tokens": self.memory_budget_tokens,
+            "policy": self.eviction,
+            "core_budget": self.core_budget_tokens,
+            "page_size": self.page_size_tokens,
+            "page_in_budget": self.page_in_budget_tokens,
+            "weights": self.scoring.weights(),
+            "summarizer": "extractive" if self.summary.enabled else None,
+            "summary_budget": self.summary.budget_tokens if self.summary.enabled else None,
+            "summary_span": self.summary.span,
+            "sections": self.sections,
+            "promote_if": self.promote_if,
+            "policy_label": self.label,
+        }
+
+
+def parse_policy(data: object, *, source: str = "policy") -> PolicyConfig:
+    """Validate a decoded policy document (``{"policy": {...}}`` or the inner mapping)."""
+    if isinstance(data, dict) and set(data) == {"policy"}:
+        data = data["policy"]
+        prefix = "policy."
+    else:
+        prefix = ""
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{source}: expected a mapping with a 'policy' key, got {type(data).__name__}")
+    try:
+        return PolicyConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = prefix + ".".join(str(part) for part in error["loc"]) if error["loc"] else prefix.rstrip(".")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            problems.append(f"{field or '(policy)'}: {message} (got {error.get('input')!r})")
+        raise InvalidArgument(f"{source}: invalid policy: " + "; ".join(problems)) from None
+    except NexintError as exc:  # promote_if raised its own typed error
+        raise InvalidArgument(f"{source}: invalid policy: {prefix}promote_if: {exc}") from None
+
+
+def load_policy(path: str | Path) -> PolicyConfig:
+    """Read a policy file (``.yaml``/``.yml`` or ``.json``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read policy file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"policy file {path} is not UTF-8 text") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(f"policy file {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise InvalidArgument(f"policy file {path} is not valid YAML{where}") from None
+    return parse_policy(data, source=f"policy file {path}")
+
+
+def resolve_policy(spec: str | Path | PolicyConfig) -> PolicyConfig:
+    """A policy from a config, a file path (``.yaml``, ``.yml``, ``.json``) or an eviction name."""
+    if isinstance(spec, PolicyConfig):
+        return spec
+    text = str(spec)
+    if Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).exists():
+        return load_policy(text)
+    make_policy(text)  # UnknownPolicy names the valid ones
+    return PolicyConfig(name=text, eviction=text)
