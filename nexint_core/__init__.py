@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from nexint_core._version import __version__
+from nexint_core.assembly import AssembledPrompt, LeftOut, PromptItem, Section
 from nexint_core.clock import Clock, StepClock, SystemClock
+from nexint_core.conditions import Condition, parse_condition
+from nexint_core.config import PolicyConfig, load_policy
 from nexint_core.embedders import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from nexint_core.errors import (
     CoreBudgetExceeded,
@@ -35,6 +38,8 @@ from nexint_core.policies import (
     LRUPolicy,
     make_policy,
 )
+from nexint_core.replay import ReplayRun, replay
+from nexint_core.session import Session, SessionRecorder, load_session
 from nexint_core.sqlite_store import SqliteSwapStore, StoreWarning
 from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
 from nexint_core.swap import InMemorySwapStore, SearchHit, SwapStore
@@ -45,8 +50,10 @@ __all__ = [
     "POLICY_NAMES",
     "ARCPolicy",
     "Action",
+    "AssembledPrompt",
     "Candidate",
     "Clock",
+    "Condition",
     "ContextPage",
     "CoreBudgetExceeded",
     "DuplicatePage",
@@ -65,6 +72,7 @@ __all__ = [
     "JsonlSink",
     "LFUPolicy",
     "LRUPolicy",
+    "LeftOut",
     "MemoryManager",
     "NamespaceViolation",
     "NexintError",
@@ -75,10 +83,16 @@ __all__ = [
     "PageTableEntry",
     "PageTooLarge",
     "PagingEvent",
+    "PolicyConfig",
+    "PromptItem",
     "QuarantineViolation",
+    "ReplayRun",
     "ScoringWeights",
     "SearchHit",
+    "Section",
     "SentenceTransformerEmbedder",
+    "Session",
+    "SessionRecorder",
     "SqliteSwapStore",
     "StepClock",
     "StoreCorrupted",
@@ -94,6 +108,10 @@ __all__ = [
     "UnknownPolicy",
     "__version__",
     "get_tokenizer",
+    "load_policy",
+    "load_session",
     "make_policy",
+    "parse_condition",
     "rebuild_from_events",
+    "replay",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "Section",
     "assemble_prompt",
     "check_sections",
+    "minimum_budget",
 ]
 
 SECTION_NAMES = ("system", "core", "summaries", "archive", "recent", "query")
@@ -168,17 +169,17 @@ def _label(page: Page, dated: bool) -> str:
 
 
 def _items(units: Sequence[list[Page]], count: _Counter, *, labelled: bool, dated: bool) -> list[PromptItem]:
-    """One item per unit: the label's tokens plus the pages' cached counts, plus one per join and line break."""
+    """One item per unit, one line per turn in it; its tokens are its lines' counted exactly (cached by text)."""
     items = []
     for unit in units:
-        turns = tuple(
-            (frame[0].role, " ".join(page.content for page in frame))
-            for frame in (list(pages) for _, pages in groupby(unit, key=lambda page: page.frame_id or page.id))
-        )
-        label = _label(unit[0], dated) if labelled else f"{unit[0].role}: "
-        content = " ".join(text for _, text in turns)
-        tokens = count(label) + sum(page.tokens or 0 for page in unit) + len(unit) + 1
-        items.append(PromptItem(tuple(page.id for page in unit), unit[0].role, label + content, turns, tokens))
+        frames = [list(pages) for _, pages in groupby(unit, key=lambda page: page.frame_id or page.id)]
+        turns = tuple((frame[0].role, " ".join(page.content for page in frame)) for frame in frames)
+        lines = [
+            (_label(frame[0], dated) if labelled else f"{role}: ") + text
+            for frame, (role, text) in zip(frames, turns, strict=True)
+        ]
+        tokens = sum(count(line) + 1 for line in lines)  # each line ends with a line break
+        items.append(PromptItem(tuple(page.id for page in unit), unit[0].role, "\n".join(lines), turns, tokens))
     return items
 
 
@@ -192,6 +193,12 @@ def _units(pages: Sequence[Page]) -> list[list[Page]]:
 
 def _allowance(share: int | float, free: int) -> int:
     return share if isinstance(share, int) else int(share * free)
+
+
+def minimum_budget(query: str, system: str, tokenizer: Tokenizer, cache: dict[str, int] | None = None) -> int:
+    """Tokens the system anchor and the query take whatever else fits: the smallest usable budget."""
+    count = _Counter(tokenizer, cache if cache is not None else {})
+    return (count(system) + 1 if system else 0) + count("user: " + query) + count(_HEADERS["query"]) + 2
 
 
 def assemble_prompt(
@@ -212,13 +219,15 @@ def assemble_prompt(
 ) -> AssembledPrompt:
     """Assemble a prompt from pages already sorted in prompt order.
 
-    ``archive`` should be chronological; ``recent`` chronological too (the newest are kept when the
-    section is short of room). ``previous`` is the last prompt's ``lines``, for prefix stability.
+    ``archive`` comes in order of preference (what a short section keeps first) and is rendered in
+    write order; ``recent`` is chronological (the newest are kept when the section is short of room).
+    ``previous`` is the last prompt's ``lines``, for prefix stability.
     """
-    count = _Counter(tokenizer, label_cache if label_cache is not None else {})
+    label_cache = label_cache if label_cache is not None else {}
+    count = _Counter(tokenizer, label_cache)
     shares = {**DEFAULT_SECTIONS, **check_sections(sections)}
     system_tokens = count(system) + 1 if system else 0
-    query_tokens = count("user: " + query) + count(_HEADERS["query"]) + 2
+    query_tokens = minimum_budget(query, system, tokenizer, label_cache) - system_tokens
     query_item = PromptItem((), "user", "user: " + query, (("user", query),), query_tokens)
     free = budget - system_tokens - query_item.tokens
     if free < 0:
@@ -240,21 +249,21 @@ def assemble_prompt(
         "recent": _items(_units(recent), count, labelled=False, dated=False),
     }
     # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
-    # most recently recalled archive units (rendered in chronological order all the same).
+    # archive units in the order given (best recall first). Kept items are rendered in ``placement`` order.
     preference = {
         "core": list(range(len(candidates["core"]))),
         "summaries": list(reversed(range(len(candidates["summaries"])))),
-        "archive": sorted(
-            range(len(archive_units)),
-            key=lambda i: (-max(page.last_used or 0.0 for page in archive_units[i]), -i),
-        ),
+        "archive": list(range(len(archive_units))),
         "recent": list(reversed(range(len(candidates["recent"])))),
     }
+    chronological = sorted(range(len(archive_units)), key=lambda i: (min(p.vaddr for p in archive_units[i]), i))
     for name in _MEMORY_SECTIONS:
         items = candidates[name]
         room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
-        header = count(_HEADERS[name]) + 2 if items else 0
-        kept, used = _fit(name, items, preference[name], room - header, left_out)
+        header = count(_HEADERS[name]) + 1 if items else 0
+        chosen, used = _fit(name, items, preference[name], room - header, left_out)
+        placement = chronological if name == "archive" else range(len(items))
+        kept = [items[index] for index in placement if index in chosen]
         tokens = used + header if kept else 0
         built.append(Section(name, max(room, 0), tokens, tuple(kept)))
         free -= tokens
@@ -290,8 +299,8 @@ def assemble_prompt(
 
 def _fit(
     name: str, items: list[PromptItem], order: list[int], room: int, left_out: list[LeftOut]
-) -> tuple[list[PromptItem], int]:
-    """Keep the items that fit, taken in ``order`` of preference; the rest are left out with a reason."""
+) -> tuple[set[int], int]:
+    """Indexes of the items that fit, taken in ``order`` of preference; the rest are left out with a reason."""
     kept: set[int] = set()
     used = 0
     for index in order:
@@ -302,7 +311,7 @@ def _fit(
         else:
             reason = f"{name} section full: needs {item.tokens} tokens, {max(room - used, 0)} left"
             left_out.extend(LeftOut(page_id, name, reason) for page_id in item.page_ids)
-    return [item for index, item in enumerate(items) if index in kept], used
+    return kept, used
 
 
 def _drop_one(built: list[Section], left_out: list[LeftOut]) -> bool:

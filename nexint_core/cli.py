@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors follow the ``[ERROR]`` convention."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"[ERROR] {message} (see memos {self.prog.split()[-1]} --help)", file=sys.stderr)
+        print(f"[ERROR] {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -186,12 +186,18 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     for policy in policies:  # every policy is checked before any replay runs
         if policy is not None:
             resolve_policy(policy)
+    events = Path(args.events) if args.events else None
+    if events is not None and not events.parent.is_dir():
+        raise InvalidArgument(f"cannot write the event log to {events}: {events.parent} is not a directory")
     runs = [replay(session, policy, progress=_Progress(f"replay {policy or 'recorded'}")) for policy in policies]
-    if args.events:
-        with open(args.events, "w", encoding="utf-8") as handle:
-            for run in runs:
-                for event in run.events:
-                    handle.write(json.dumps({"policy": run.policy, **event.to_dict()}, sort_keys=True) + "\n")
+    if events is not None:
+        try:
+            with open(events, "w", encoding="utf-8") as handle:
+                for run in runs:
+                    for event in run.events:
+                        handle.write(json.dumps({"policy": run.policy, **event.to_dict()}, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write the event log to {events}: {exc.strerror or exc}") from None
     if args.json:
         report = {
             "session": session.name,
@@ -225,7 +231,11 @@ def _turn_dict(turn: Any) -> dict[str, Any]:
 
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     for path in list_sessions(_session_dirs(args)):
-        session = load_session(path)
+        try:
+            session = load_session(path)
+        except NexintError as exc:  # one broken file does not hide the others
+            print(f"{path.stem:<24} unreadable: {exc}", file=out)
+            continue
         counts = session.counts()
         print(
             f"{session.name:<24} {counts['message']:>6} messages {counts['query']:>5} queries "
@@ -270,6 +280,7 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_log(args: argparse.Namespace, out: TextIO) -> int:
     action = Action(args.action) if args.action else None
+    config = _policy(args)  # checked even when only the store's log is read
     if args.store:
         store = _open_store(args.store)
         try:
@@ -277,7 +288,7 @@ def cmd_log(args: argparse.Namespace, out: TextIO) -> int:
         finally:
             store.close()
     else:
-        with _manager(args, _policy(args)) as mmu:
+        with _manager(args, config) as mmu:
             events = list(mmu.events)
     selected = [
         event
@@ -323,6 +334,16 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
 # -- entry point -----------------------------------------------------------------------------------
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="memos", description="nexint: virtual memory for LLM context windows")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -360,7 +381,7 @@ def _parser() -> argparse.ArgumentParser:
     store_options(log)
     log.add_argument("--action", choices=[action.value for action in Action])
     log.add_argument("--id", help="only events of this memory id")
-    log.add_argument("--limit", type=int, help="only the last N events")
+    log.add_argument("--limit", type=_positive, help="only the last N events")
     log.add_argument("--json", action="store_true")
     log.set_defaults(handler=cmd_log)
 
@@ -370,7 +391,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", choices=["auto", "locomo", "chat"], default="auto")
     imp.add_argument("--policy", help="the policy recorded in the session (a file or an eviction name)")
     imp.add_argument("--session-dir", help="where sessions are written (default: $NEXINT_HOME/sessions)")
-    imp.add_argument("--limit", type=int, help="import at most N conversations")
+    imp.add_argument("--limit", type=_positive, help="import at most N conversations")
     imp.set_defaults(handler=cmd_import)
 
     ses = commands.add_parser("sessions", help="list recorded sessions")
@@ -385,10 +406,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         status: int = args.handler(args, out)
+        out.flush()
         return status
     except NexintError as exc:
         print(f"[ERROR] {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (memos log | head): not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("[ERROR] interrupted", file=sys.stderr)
         return 130

@@ -26,7 +26,7 @@ from nexint_core.swapper import ScoringWeights
 
 __all__ = ["PolicyConfig", "ScoringConfig", "SummaryConfig", "load_policy", "parse_policy", "resolve_policy"]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: true is not a number here
 
 
 class ScoringConfig(BaseModel):
@@ -110,7 +110,10 @@ class PolicyConfig(BaseModel):
     @model_validator(mode="after")
     def _budgets_fit(self) -> PolicyConfig:
         core = self.core_budget_tokens if self.core_budget_tokens is not None else self.memory_budget_tokens // 4
-        summary = self.summary.budget_tokens or 0
+        summary = 0
+        if self.summary.enabled:  # as the manager sizes it
+            budget = self.summary.budget_tokens
+            summary = budget if budget is not None else self.memory_budget_tokens // 8
         if core + summary > self.memory_budget_tokens:
             raise ValueError(
                 f"core_budget_tokens ({core}) plus summary.budget_tokens ({summary}) exceed "
@@ -147,9 +150,14 @@ class PolicyConfig(BaseModel):
 
 def parse_policy(data: object, *, source: str = "policy") -> PolicyConfig:
     """Validate a decoded policy document (``{"policy": {...}}`` or the inner mapping)."""
-    if isinstance(data, dict) and set(data) == {"policy"}:
+    if isinstance(data, dict) and "policy" in data:
+        extra = sorted(set(data) - {"policy"})
+        if extra:
+            raise InvalidArgument(f"{source}: unknown top-level field(s) {extra}; settings go under 'policy:'")
         data = data["policy"]
         prefix = "policy."
+        if data is None:
+            raise InvalidArgument(f"{source}: the 'policy' key is empty")
     else:
         prefix = ""
     if not isinstance(data, dict):
@@ -200,7 +208,7 @@ def resolve_policy(spec: str | Path | PolicyConfig) -> PolicyConfig:
     if isinstance(spec, PolicyConfig):
         return spec
     text = str(spec)
-    if Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).exists():
+    if Path(text).suffix.lower() in (".yaml", ".yml", ".json"):
         return load_policy(text)
     make_policy(text)  # UnknownPolicy names the valid ones
     return PolicyConfig(name=text, eviction=text)

@@ -140,6 +140,12 @@ class EventLog:
         self._seq = 0
         self.sinks: list[EventSink] = list(sinks)
 
+    def continue_from(self, seq: int) -> None:
+        """Number the next event ``seq + 1`` (a reopened store's log goes on where it stopped)."""
+        if len(self._events):
+            raise InvalidArgument("continue_from() must be called before any event is recorded")
+        self._seq = seq
+
     def record(
         self,
         time: float,

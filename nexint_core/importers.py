@@ -10,6 +10,7 @@ Chat JSONL: one ``{"role": ..., "content": ...}`` object per line.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from nexint_core.sqlite_store import SqliteSwapStore
 __all__ = ["ImportResult", "import_file", "read_chat", "read_locomo"]
 
 Progress = Callable[[int, int], None]
+_SESSION_KEY = re.compile(r"session_(\d+)")  # not session_N_date_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +111,7 @@ def _locomo_conversation(path: Path, index: int, sample: Any) -> Conversation:
     talk = sample["conversation"]
     sample_id = str(sample.get("sample_id", f"conv-{index}"))
     speaker_a = talk.get("speaker_a")
-    numbers = sorted(
-        int(key.split("_")[1]) for key in talk if key.startswith("session_") and key.split("_")[1].isdigit()
-    )
+    numbers = sorted(int(match[1]) for key in talk if (match := _SESSION_KEY.fullmatch(key)))
     frames: list[Frame] = []
     by_dialogue: dict[str, int] = {}
     for number in numbers:
@@ -168,7 +168,7 @@ def import_file(
     with SqliteSwapStore(store) as swap:
         for conversation in conversations:
             session_path = sessions_dir / f"{conversation.name}.jsonl"
-            recorder = SessionRecorder(session_path, name=conversation.name, policy=policy)
+            recorder = SessionRecorder(session_path, name=conversation.name, policy=policy, overwrite=True)
             mmu = MemoryManager.from_policy(policy, store=swap, namespace=conversation.namespace, record=recorder)
             ids: list[list[str]] = []
             for start in range(0, len(conversation.frames), 500):

@@ -8,10 +8,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nexint_core.assembly import DEFAULT_SECTIONS, AssembledPrompt, LeftOut, assemble_prompt, check_sections
+from nexint_core.assembly import (
+    DEFAULT_SECTIONS,
+    AssembledPrompt,
+    LeftOut,
+    assemble_prompt,
+    check_sections,
+    minimum_budget,
+)
 from nexint_core.clock import Clock, SystemClock
 from nexint_core.conditions import Condition, parse_condition
-from nexint_core.config import PolicyConfig, resolve_policy
+from nexint_core.config import PolicyConfig, ScoringConfig, SummaryConfig, resolve_policy
 from nexint_core.embedders import Embedder
 from nexint_core.errors import (
     CoreBudgetExceeded,
@@ -27,7 +34,7 @@ from nexint_core.events import Action, EventLog, EventSink
 from nexint_core.ids import IdAllocator, PageId, observe_global
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Frame, Page, Tier, validate_importance
-from nexint_core.policies import EvictionPolicy, explain, make_policy, policy_name
+from nexint_core.policies import POLICY_NAMES, EvictionPolicy, explain, make_policy, policy_name
 from nexint_core.session import SessionRecorder
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.sqlite_store import SqliteSwapStore
@@ -139,13 +146,16 @@ class MemoryManager:
         self._span: list[Page] = []
         self._batch: list[Page] | None = None  # pages write_many admitted, stored in one batch at its end
         self._unstored: dict[str, Page] = {}  # placed but not yet in the store: their content must stay
-        self._recalled: set[str] = set()  # active pages brought back from swap (the prompt's archive section)
+        # Active pages recalled for a query (the prompt's archive section): id -> (page-in number, rank in it).
+        self._recalled: dict[str, tuple[int, int]] = {}
+        self._recalls = 0
         self._last_lines: tuple[str, ...] = ()
         self._label_tokens: dict[str, int] = {}
-        self.recorder: SessionRecorder | None = (
-            record if isinstance(record, SessionRecorder) or record is None else SessionRecorder(record)
-        )
+        self.recorder: SessionRecorder | None = None
         self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
+        last_event = getattr(self.store, "last_event_seq", None)
+        if last_event is not None:
+            self.events.continue_from(last_event(namespace))  # event numbers go on from the last run's
         try:
             self._load()
         except BaseException:
@@ -154,7 +164,14 @@ class MemoryManager:
             raise
         event_sink = getattr(self.store, "event_sink", None)
         if event_sink is not None:
-            self.events.sinks.append(event_sink(namespace))
+            sink = event_sink(namespace)
+            for event in self.events:  # what loading did (say, unpins for a smaller core budget)
+                sink.emit(event)
+            self.events.sinks.append(sink)
+        if record is not None:
+            self.recorder = (
+                record if isinstance(record, SessionRecorder) else SessionRecorder(record, policy=self.policy_config())
+            )
         preload = getattr(self.store, "preload", None)
         if preload is not None:
             preload(self.namespaces)  # read large vector indexes in the background, before the first query
@@ -165,6 +182,38 @@ class MemoryManager:
         ``options`` (store, clock, namespace, ...) are passed on and override the policy's settings."""
         config = resolve_policy(policy if isinstance(policy, PolicyConfig) else os.fspath(policy))
         return cls(**{**config.manager_options(), **options})
+
+    def policy_config(self) -> PolicyConfig:
+        """This manager's settings as a policy (what a session recorded from it replays under)."""
+        if self.eviction_name not in POLICY_NAMES:
+            raise InvalidArgument(f"eviction policy {self.eviction_name!r} has no name a policy file can give")
+        name, _, version = self.policy_name.partition("@")
+        weights = self.weights
+        return PolicyConfig(
+            name=name,
+            version=version or "1",
+            eviction=self.eviction_name,
+            memory_budget_tokens=self.limit_tokens,
+            core_budget_tokens=self.core_budget,
+            page_size_tokens=self.page_size,
+            page_in_budget_tokens=self.page_in_budget,
+            promote_if=self.promote_if.source if self.promote_if is not None else None,
+            sections=dict(self.sections),
+            scoring=ScoringConfig(
+                relevance=weights.relevance,
+                importance=weights.importance,
+                recency=weights.recency,
+                frequency=weights.frequency,
+                recency_half_life_s=weights.recency_half_life,
+                candidates=weights.candidates,
+                min_similarity=weights.min_similarity,
+            ),
+            summary=SummaryConfig(
+                enabled=self.summarizer is not None,
+                budget_tokens=self.summary_budget if self.summarizer is not None else None,
+                span=self.summary_span,
+            ),
+        )
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -313,7 +362,8 @@ class MemoryManager:
         except NexintError:
             self._ids.restore(before)
             raise
-        self._maybe_promote(pages[0])
+        for page in pages:  # each page of a long turn is its own unit (a group is promoted whole at once)
+            self._maybe_promote(page)
         if self.recorder is not None:
             tags = list(metadata.get("tags", [])) if metadata else []
             options = {"importance": importance, "group": group, "pin": pin, "quarantined": quarantined, "tags": tags}
@@ -469,7 +519,7 @@ class MemoryManager:
         """Take back pages whose write-through failed; the log shows them dropped."""
         for page in pages:
             self._unstored.pop(page.id, None)
-            self._recalled.discard(page.id)
+            self._recalled.pop(page.id, None)
             if page.id not in self.page_table:
                 continue
             unit = page.unit
@@ -598,9 +648,9 @@ class MemoryManager:
     def _move(self, page: Page, tier: Tier, action: Action, reason: str, now: float) -> None:
         old = self.page_table.move(page, tier)
         if tier is Tier.ACTIVE and action is Action.PAGE_IN:
-            self._recalled.add(page.id)
+            self._recalled.setdefault(page.id, (self._recalls, 1 << 30))  # page_in() ranks its own below
         elif tier is not Tier.ACTIVE:
-            self._recalled.discard(page.id)
+            self._recalled.pop(page.id, None)
         if self._spill and old is not tier:
             if tier is Tier.SWAP and page.id in self._unstored:
                 pass  # not stored yet: released once it is
@@ -773,7 +823,7 @@ class MemoryManager:
         self.store.delete([member.id for member in unit])
         for member in unit:
             self.page_table.remove(member.id)
-            self._recalled.discard(member.id)
+            self._recalled.pop(member.id, None)
             self._record(member, Action.DROP, reason, member.tier, None, now)
         self._groups.pop(page.unit, None)
         self._sync_log()
@@ -788,6 +838,8 @@ class MemoryManager:
         they fit ``budget`` (default :attr:`page_in_budget`); then their neighbours (other pages of
         the same frame, the turns before and after) while room is left. Each promotion is a
         ``page_in`` event whose reason shows the score; a candidate that lost for room is a ``skip``.
+        Matches already in active are not moved: they count as used (an access for the policy) and
+        join the prompt's archive section.
         """
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
@@ -810,7 +862,7 @@ class MemoryManager:
         weights = self.weights
         for candidate in fuse(self.store, query, self.namespaces, weights.candidates, weights.min_similarity):
             page = table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
-            if page is None or page.tier is not Tier.SWAP:
+            if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY:
                 continue
             quarantined = [member for member in self._unit(page) if member.quarantined]
             if quarantined:
@@ -820,17 +872,24 @@ class MemoryManager:
             ranked.append((score(candidate, page, self.weights, now), page))
         ranked.sort(key=lambda item: (-item[0].score, item[1].id))
         chosen: dict[str, tuple[list[Page], str]] = {}
+        hits: dict[str, list[Page]] = {}  # matches already resident: used by the query, recalled in the prompt
+        ranks: dict[str, int] = {}  # every unit this query recalls, best first (neighbours after winners)
         used = 0
         for candidate, page in ranked:
-            if page.unit in chosen:
+            if page.unit in chosen or page.unit in hits:
                 continue
             unit = self._unit(page)
+            if page.tier is Tier.ACTIVE:
+                hits[page.unit] = unit
+                ranks[page.unit] = len(ranks)
+                continue
             tokens = sum(member.tokens or 0 for member in unit)
             if used + tokens > room:
                 reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
                 self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
                 continue
             chosen[page.unit] = (unit, candidate.reason())
+            ranks[page.unit] = len(ranks)
             used += tokens
         for winner in [unit[0] for unit, _ in chosen.values()]:
             for neighbour, relation in self._neighbours(winner):
@@ -842,8 +901,16 @@ class MemoryManager:
                 tokens = sum(member.tokens or 0 for member in unit)
                 if used + tokens <= room:
                     chosen[neighbour.unit] = (unit, f"neighbour of {winner.id} ({relation})")
+                    ranks[neighbour.unit] = len(ranks)
                     used += tokens
+        for key, unit in hits.items():  # an access first, so the room made below spares them where it can
+            self.policy.on_access(key)
+            for member in unit:
+                member.use_count += 1
+                member.last_used = now
+        self._recalls += 1
         if not chosen:
+            self._recall(hits, ranks)
             return []
         self._make_room(used, now)
         promoted: list[PageId] = []
@@ -854,9 +921,19 @@ class MemoryManager:
                 member.last_used = now
                 promoted.append(member.id)
             self.policy.on_insert(key)
+        self._recall(hits, ranks)
         for unit, _ in chosen.values():
             self._maybe_promote(unit[0])
         return promoted
+
+    def _recall(self, hits: dict[str, list[Page]], ranks: dict[str, int]) -> None:
+        """Rank this query's recalls; resident matches join the prompt's archive section (if still resident)."""
+        for key, rank in ranks.items():
+            for member in self._groups.get(key, []) if key.startswith("@") else [self.page_table.find(key)]:
+                if member is not None and member.tier is Tier.ACTIVE:
+                    self._recalled[member.id] = (self._recalls, rank)
+        for unit in hits.values():
+            self._maybe_promote(unit[0])
 
     def _adopt(self, page_id: str, now: float) -> Page | None:
         """Take into the table a page another manager or process wrote to a namespace we read."""
@@ -904,30 +981,46 @@ class MemoryManager:
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
         budget = self.limit_tokens if budget is None else _positive_int("budget", budget)
+        system = self.system_prompt if system is None else system
+        sections = self.sections if sections is None else {**self.sections, **check_sections(sections)}
+        needed = minimum_budget(query, system, self.tokenizer, self._label_tokens)
+        if budget < needed:  # before anything is paged in
+            raise PageTooLarge(
+                f"a budget of {budget} tokens cannot hold the system anchor and the query ({needed} tokens)"
+            )
         if self.recorder is not None:
             self.recorder.query(query)
         promoted = self.page_in(query) if page_in and query.strip() else []
         table = self.page_table
         skipped: list[LeftOut] = []
-        archive: list[Page] = []
+        units: dict[str, list[Page]] = {}
+        for page in sorted(table.pages(Tier.ACTIVE), key=lambda page: page.vaddr):
+            units.setdefault(page.unit, []).append(page)
+        archive: list[tuple[tuple[int, int], list[Page]]] = []
         recent: list[Page] = []
-        for page in table.pages(Tier.ACTIVE):
-            if page.quarantined:
-                skipped.append(LeftOut(page.id, "recent", "quarantined until approve()"))
+        for unit in units.values():
+            quarantined = next((member for member in unit if member.quarantined), None)
+            recalls = [self._recalled[member.id] for member in unit if member.id in self._recalled]
+            section = "archive" if recalls else "recent"
+            if quarantined is not None:  # a whole group stays out: a tool call without its result breaks a prompt
+                reason = f"quarantined until approve() ({quarantined.id})"
+                skipped.extend(LeftOut(member.id, section, reason) for member in unit)
+            elif recalls:
+                best = max(recalls, key=lambda mark: (mark[0], -mark[1]))
+                archive.append(((-best[0], best[1]), unit))
             else:
-                (archive if page.id in self._recalled else recent).append(page)
-        archive.sort(key=lambda page: page.vaddr)
-        recent.sort(key=lambda page: page.vaddr)
+                recent.extend(unit)
+        archive.sort(key=lambda entry: entry[0])  # the latest recall first, best ranked first within it
         prompt = assemble_prompt(
             query,
             budget=budget,
             tokenizer=self.tokenizer,
             core=table.pages(Tier.CORE),
             summaries=table.pages(Tier.SUMMARY),
-            archive=archive,
+            archive=[page for _, unit in archive for page in unit],
             recent=recent,
-            system=self.system_prompt if system is None else system,
-            sections=self.sections if sections is None else {**self.sections, **sections},
+            system=system,
+            sections=sections,
             skipped=skipped,
             previous=self._last_lines,
             promoted=promoted,

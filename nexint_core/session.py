@@ -191,13 +191,19 @@ class SessionRecorder:
         *,
         name: str | None = None,
         policy: PolicyConfig | None = None,
+        overwrite: bool = False,
         **header: Any,
     ) -> None:
         from nexint_core import __version__
 
         self.path = Path(path)
         self.header = Header(name=name or self.path.stem, nexint=__version__, policy=policy or PolicyConfig(), **header)
-        self._handle: IO[str] | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        try:
+            self._handle: IO[str] | None = open(self.path, "w" if overwrite else "x", encoding="utf-8")  # noqa: SIM115
+        except FileExistsError:
+            raise InvalidArgument(f"session {self.path} exists; pass overwrite=True to replace it") from None
+        except OSError as exc:
+            raise InvalidArgument(f"cannot record a session to {self.path}: {exc.strerror or exc}") from None
         self._emit(self.header.model_dump(mode="json"))
 
     def _emit(self, data: dict[str, Any]) -> None:

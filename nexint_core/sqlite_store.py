@@ -86,6 +86,7 @@ CREATE TABLE events (
     policy TEXT NOT NULL
 );
 CREATE INDEX events_by_memory ON events(memory_id);
+CREATE INDEX events_by_namespace ON events(namespace, event_seq);
 CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
 """
 
@@ -557,6 +558,12 @@ class SqliteSwapStore:
             if len(rows) < _SCAN_CHUNK:
                 return
             last = int(rows[-1][0])
+
+    def last_event_seq(self, namespace: str) -> int:
+        """The number of the last event persisted for ``namespace`` (0 if none)."""
+        with self._lock:
+            row = self._conn.execute("SELECT max(event_seq) FROM events WHERE namespace = ?", (namespace,)).fetchone()
+        return int(row[0] or 0)
 
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (of one namespace, if given), in order."""

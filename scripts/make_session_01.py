@@ -59,7 +59,7 @@ def main() -> None:
         promote_if="importance > 0.85",
     )
     recorder = SessionRecorder(
-        OUT, name="session_01", policy=policy, description="60 turns, 10 facts, 10 recall probes"
+        OUT, name="session_01", policy=policy, overwrite=True, description="60 turns, 10 facts, 10 recall probes"
     )
     mmu = MemoryManager.from_policy(policy, clock=StepClock(), record=recorder)
     mmu.write("system", "Answer briefly and cite memory ids in brackets.", pin=True, importance=1.0)
