@@ -29,7 +29,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/kernel.py --json docs/kernel-benchmark.json
-	$(PY) benchmarks/swap.py --json docs/swap-benchmark.json
+	rm -rf .bench && mkdir .bench
+	$(PY) benchmarks/swap.py --dir .bench --json docs/swap-benchmark.json
+	$(PY) benchmarks/swap_reopen.py .bench/store --json docs/swap-reopen-benchmark.json
+	$(PY) benchmarks/assembly.py --json docs/assembly-benchmark.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench

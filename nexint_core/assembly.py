@@ -274,9 +274,7 @@ def assemble_prompt(
         tokens = tokenizer.count(text)
         if tokens <= budget or not _drop_one(built, left_out):
             break
-    built = [
-        replace(section, tokens=tokenizer.count(_section_text(section)) if section.items else 0) for section in built
-    ]
+    built = [replace(section, tokens=count(_section_text(section)) if section.items else 0) for section in built]
     shared = 0
     for line, before in zip(lines, previous, strict=False):
         if line != before:

@@ -29,7 +29,7 @@ from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted
 from nexint_core.events import PagingEvent
 from nexint_core.ids import PageId
 from nexint_core.pages import Page, Tier, namespace_of
-from nexint_core.swap import SearchHit, check_filter, query_terms
+from nexint_core.swap import POSTING_BUDGET, SearchHit, check_filter, query_terms
 from nexint_core.vector_index import VectorIndex
 
 __all__ = ["SCHEMA_VERSION", "SqliteSwapStore", "StoreWarning"]
@@ -162,11 +162,6 @@ def _fts_terms(ns_token: str, terms: str) -> str:
 
 def _ns_token(namespace: str) -> str:
     return "ns" + hashlib.sha1(namespace.encode("utf-8")).hexdigest()[:20]
-
-
-# Postings a lexical query may score: its rarest terms are kept until this is reached, so BM25 costs at
-# most a few ms however large the archive (a term in more pages than this is dropped from the query).
-POSTING_BUDGET = 5_000
 
 
 class _EventSink:

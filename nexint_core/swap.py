@@ -16,7 +16,7 @@ from nexint_core.errors import InvalidArgument
 from nexint_core.pages import Page, namespace_of
 from nexint_core.vector_index import VectorIndex
 
-__all__ = ["FILTER_FIELDS", "InMemorySwapStore", "SearchHit", "SwapStore", "matches", "query_terms"]
+__all__ = ["FILTER_FIELDS", "POSTING_BUDGET", "InMemorySwapStore", "SearchHit", "SwapStore", "matches", "query_terms"]
 
 # Page fields a search may filter on with equality.
 FILTER_FIELDS = frozenset({"role", "tier", "quarantined", "group_id", "frame_id"})
@@ -71,6 +71,11 @@ class SwapStore(Protocol):
     def __contains__(self, page_id: object) -> bool: ...
 
     def __len__(self) -> int: ...
+
+
+# Postings a lexical query may score: its rarest terms are kept until this is reached, so BM25 costs at
+# most a few ms however large the archive (a term in more pages than this is dropped from the query).
+POSTING_BUDGET = 5_000
 
 
 def query_terms(text: str) -> list[str]:
@@ -184,10 +189,15 @@ class InMemorySwapStore:
                 continue
             n = len(space.doc_len)
             avgdl = space.total_len / n or 1.0
-            for term in terms:
-                postings = space.postings.get(term)
-                if not postings:
-                    continue
+            lists = sorted(
+                ((term, space.postings[term]) for term in terms if space.postings.get(term)),
+                key=lambda item: (len(item[1]), item[0]),
+            )
+            scored = 0
+            for _, postings in lists:
+                scored += len(postings)
+                if scored > POSTING_BUDGET:
+                    break  # the rarest terms carry the idf; a term this common would cost the most
                 idf = math.log(1.0 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
                 for page_id, tf in postings.items():
                     norm = tf + self.K1 * (1.0 - self.B + self.B * space.doc_len[page_id] / avgdl)
