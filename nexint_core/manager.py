@@ -49,6 +49,7 @@ DEFAULT_PAGE_SIZE = 256
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
 _NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a winner's neighbours
 _KIND_BY_ROLE = {"tool": "TOL"}
+_SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
 
 
 def _positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
@@ -874,7 +875,7 @@ class MemoryManager:
         chosen: dict[str, tuple[list[Page], str]] = {}
         hits: dict[str, list[Page]] = {}  # matches already resident: used by the query, recalled in the prompt
         ranks: dict[str, int] = {}  # every unit this query recalls, best first (neighbours after winners)
-        used = 0
+        used = losers = 0
         for candidate, page in ranked:
             if page.unit in chosen or page.unit in hits:
                 continue
@@ -885,8 +886,10 @@ class MemoryManager:
                 continue
             tokens = sum(member.tokens or 0 for member in unit)
             if used + tokens > room:
-                reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
-                self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
+                losers += 1
+                if losers <= _SKIPS_LOGGED:  # the near misses; logging every loser would cost more than the query
+                    reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
+                    self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
                 continue
             chosen[page.unit] = (unit, candidate.reason())
             ranks[page.unit] = len(ranks)

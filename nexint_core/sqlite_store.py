@@ -92,6 +92,7 @@ CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
 
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
+_DF_CACHE = 200_000  # cached document frequencies (terms), cleared when full
 _SCAN_CHUNK = 2_000
 
 
@@ -456,14 +457,13 @@ class SqliteSwapStore:
         for term in set(indexed.split()):
             if term in cache:
                 cache[term] += delta
-                if cache[term] <= POSTING_BUDGET:
-                    del cache[term]  # no longer known to be too common: count it afresh when queried
 
     def _document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
         """Pages containing each term, counted only up to POSTING_BUDGET + 1 (all the pruning needs).
 
-        Only "too common" verdicts are cached (a term only becomes more common, and other processes'
-        writes never reach this cache); rarer terms are recounted, which costs at most the budget.
+        Counts of present terms are cached and kept current for this process's writes; other
+        processes' writes make them stale, which only shifts which terms a query keeps. Absent terms
+        are never cached, so a page another process writes is found by the next search.
         """
         out: dict[str, int] = {}
         for term in terms:
@@ -475,7 +475,9 @@ class SqliteSwapStore:
                         ('"' + term.replace('"', '""') + '"', POSTING_BUDGET + 1),
                     ).fetchone()
                 count = int(row[0])
-                if count > POSTING_BUDGET:
+                if count:  # an absent term is recounted: another process may write it any moment
+                    if len(self._df) >= _DF_CACHE:
+                        self._df.clear()
                     self._df[term] = count
             if count > 0:
                 out[term] = count
