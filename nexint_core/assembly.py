@@ -33,6 +33,7 @@ __all__ = [
 
 SECTION_NAMES = ("system", "core", "summaries", "archive", "recent", "query")
 _MEMORY_SECTIONS = ("core", "summaries", "archive", "recent")
+_MATCHED_KEPT = 3  # recent turns the query matched that a short recent section keeps before the newest
 # Shares of what the system anchor and the query leave; unused budget flows to the next section.
 DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.3, "recent": 0.3}
 _HEADERS = {
@@ -210,6 +211,7 @@ def assemble_prompt(
     summaries: Sequence[Page],
     archive: Sequence[Page],
     recent: Sequence[Page],
+    matched: Mapping[str, int] | None = None,
     system: str = "",
     sections: Mapping[str, int | float] = DEFAULT_SECTIONS,
     skipped: Sequence[LeftOut] = (),
@@ -220,7 +222,8 @@ def assemble_prompt(
     """Assemble a prompt from pages already sorted in prompt order.
 
     ``archive`` comes in order of preference (what a short section keeps first) and is rendered in
-    write order; ``recent`` is chronological (the newest are kept when the section is short of room).
+    write order; ``recent`` is chronological (when the section is short of room it keeps the turns
+    ``matched`` ranks for the query, then the newest).
     ``previous`` is the last prompt's ``lines``, for prefix stability.
     """
     label_cache = label_cache if label_cache is not None else {}
@@ -254,7 +257,7 @@ def assemble_prompt(
         "core": list(range(len(candidates["core"]))),
         "summaries": list(reversed(range(len(candidates["summaries"])))),
         "archive": list(range(len(archive_units))),
-        "recent": list(reversed(range(len(candidates["recent"])))),
+        "recent": _recent_preference(_units(recent), matched or {}),
     }
     chronological = sorted(range(len(archive_units)), key=lambda i: (min(p.vaddr for p in archive_units[i]), i))
     for name in _MEMORY_SECTIONS:
@@ -293,6 +296,17 @@ def assemble_prompt(
         promoted=tuple(promoted),
         lines=tuple(lines),
     )
+
+
+def _recent_preference(units: list[list[Page]], matched: Mapping[str, int]) -> list[int]:
+    """Recent turns a short section keeps: those the query matched (best first), then the newest."""
+    ranks = {
+        i: min(matched[p.id] for p in unit if p.id in matched)
+        for i, unit in enumerate(units)
+        if any(p.id in matched for p in unit)
+    }
+    first = sorted(ranks, key=lambda i: (ranks[i], -i))[:_MATCHED_KEPT]
+    return first + [i for i in reversed(range(len(units))) if i not in first]
 
 
 def _fit(

@@ -150,6 +150,7 @@ class MemoryManager:
         # Active pages recalled for a query (the prompt's archive section): id -> (page-in number, rank in it).
         self._recalled: dict[str, tuple[int, int]] = {}
         self._recalls = 0
+        self._matched: dict[str, int] = {}  # resident pages the last page-in matched, by rank
         self._last_lines: tuple[str, ...] = ()
         self._label_tokens: dict[str, int] = {}
         self.recorder: SessionRecorder | None = None
@@ -906,7 +907,7 @@ class MemoryManager:
                     chosen[neighbour.unit] = (unit, f"neighbour of {winner.id} ({relation})")
                     ranks[neighbour.unit] = len(ranks)
                     used += tokens
-        for key, unit in hits.items():  # an access first, so the room made below spares them where it can
+        for key, unit in reversed(hits.items()):  # worst first: the best match ends most recently used
             self.policy.on_access(key)
             for member in unit:
                 member.use_count += 1
@@ -930,10 +931,16 @@ class MemoryManager:
         return promoted
 
     def _recall(self, hits: dict[str, list[Page]], ranks: dict[str, int]) -> None:
-        """Rank this query's recalls; resident matches join the prompt's archive section (if still resident)."""
+        """Rank this query's recalls from swap (the archive section); remember its resident matches, which
+        stay in the recent turns but are kept first when that section is short of room."""
+        self._matched = {}
         for key, rank in ranks.items():
             for member in self._groups.get(key, []) if key.startswith("@") else [self.page_table.find(key)]:
-                if member is not None and member.tier is Tier.ACTIVE:
+                if member is None or member.tier is not Tier.ACTIVE:
+                    continue
+                if key in hits and member.id not in self._recalled:
+                    self._matched[member.id] = rank
+                else:
                     self._recalled[member.id] = (self._recalls, rank)
         for unit in hits.values():
             self._maybe_promote(unit[0])
@@ -1022,6 +1029,7 @@ class MemoryManager:
             summaries=table.pages(Tier.SUMMARY),
             archive=[page for _, unit in archive for page in unit],
             recent=recent,
+            matched={page_id: rank for page_id, rank in self._matched.items() if page_id in table},
             system=system,
             sections=sections,
             skipped=skipped,

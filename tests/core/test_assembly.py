@@ -531,3 +531,32 @@ def test_assemble_leaves_out_a_whole_group_with_a_quarantined_member() -> None:
     reasons = {out.page_id: out.reason for out in prompt.left_out}
     assert "quarantined" in reasons[call]
     assert "quarantined" in reasons[result]
+
+
+def test_assemble_keeps_resident_matches_in_the_recent_turns_in_order() -> None:
+    mmu = MemoryManager(300, clock=StepClock())
+    for i in range(40):
+        mmu.write("user", f"Weather in City{i}?")
+        mmu.write("assistant", "Sunny.")
+    prompt = mmu.assemble("Weather in City40?")
+    roles = [message["role"] for message in prompt.messages[1:-1]]
+    assert roles.count("assistant") >= len(roles) // 2 - 2  # replies stay with their questions
+    assert set(prompt.section("archive").page_ids) <= set(prompt.promoted)  # only what came back from swap
+
+
+def test_page_in_leaves_the_best_resident_match_most_recently_used() -> None:
+    class Constant:
+        name, dim = "constant-8", 8
+
+        def embed(self, texts: Any) -> Any:
+            import numpy as np
+
+            return np.full((len(texts), 8), 8**-0.5, dtype=np.float32)
+
+    mmu = MemoryManager(300, clock=StepClock(), embedder=Constant())
+    fact = mmu.write("user", "My locker code at the gym is 4512.")[0]
+    for i in range(24):
+        mmu.write("user", f"Message {i}: I keep thinking about trains and the weather today.")
+    mmu.page_in("What is my locker code at the gym?")
+    mmu.page_in("What is my locker code at the gym?")
+    assert mmu.get(fact).tier is Tier.ACTIVE

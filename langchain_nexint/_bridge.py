@@ -1,0 +1,261 @@
+"""What every adapter shares: LangChain messages <-> nexint frames, and assembled prompts back to messages.
+
+A message becomes one frame. Its role and text are what nexint pages, counts and searches; the message
+itself, serialised (``message_to_dict``, without the content when the pages carry it and without the
+provider's response bookkeeping), rides along in ``metadata["langchain"]``, so a frame in a prompt comes
+back as the real message (an ``AIMessage`` with its ``tool_calls``, a ``ToolMessage`` with its
+``tool_call_id``). An assistant tool call and its results share one nexint group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    message_to_dict,
+    messages_from_dict,
+)
+
+from nexint_core import (
+    AssembledPrompt,
+    EvictionPolicy,
+    Frame,
+    InvalidArgument,
+    MemoryManager,
+    NexintError,
+    Page,
+    SwapStore,
+)
+
+__all__ = ["DEFAULT_TOKEN_LIMIT", "META_KEY", "Bridge", "frame_of", "message_key", "message_of", "open_manager"]
+
+DEFAULT_TOKEN_LIMIT = 4096
+META_KEY = "langchain"
+_ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system", "function": "tool"}
+_DROPPED = ("response_metadata", "usage_metadata")  # provider bookkeeping, not model input
+_SYSTEM_SECTIONS = ("system", "core", "summaries", "archive")  # what the assembled system message holds
+_GROUP_MEMORY = 4096  # tool-call ids remembered to find a result's group (results follow their call closely)
+
+
+def open_manager(
+    manager: MemoryManager | None,
+    *,
+    token_limit: int | None,
+    store: SwapStore | str | os.PathLike[str] | None,
+    policy: str | EvictionPolicy | None,
+    namespace: str | None,
+    options: dict[str, Any],
+) -> tuple[MemoryManager, bool]:
+    """The given manager, or a new one built from the settings; the flag says whether the adapter owns it."""
+    settings: dict[str, Any] = {"store": store, "policy": policy, "namespace": namespace}
+    settings = {name: value for name, value in settings.items() if value is not None} | options
+    if manager is not None:
+        given = sorted(settings) + (["token_limit"] if token_limit is not None else [])
+        if given:
+            raise InvalidArgument(f"pass either manager= or the manager's settings, not both (got {given})")
+        if not isinstance(manager, MemoryManager):
+            raise InvalidArgument(f"manager must be a MemoryManager, got {type(manager).__name__}")
+        return manager, False
+    return MemoryManager(DEFAULT_TOKEN_LIMIT if token_limit is None else token_limit, **settings), True
+
+
+def role_of(message: BaseMessage) -> str:
+    """The nexint role of a message: user, assistant, tool, system, or a chat message's own role."""
+    if isinstance(message, ChatMessage):
+        return message.role or "user"
+    kind = message.type.removesuffix("MessageChunk").lower()
+    return _ROLES.get(kind, kind)
+
+
+def _call_text(name: object, args: object) -> str:
+    rendered = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, sort_keys=True, default=str)
+    return f"{name or ''}({rendered or ''})"
+
+
+def _text_of(message: BaseMessage) -> tuple[str, bool]:
+    """The text nexint pages (and counts), and whether the message's content can be rebuilt from it."""
+    calls = [*message.tool_calls, *message.invalid_tool_calls] if isinstance(message, AIMessage) else []
+    if isinstance(message.content, str) and not calls:
+        return message.content, True
+    parts = [message.text, *(_call_text(call.get("name"), call.get("args")) for call in calls)]
+    return "\n".join(part for part in parts if part), False
+
+
+def message_key(message: BaseMessage) -> str:
+    """What makes a message the same message when it is seen again: its id, else its tool call, else its data."""
+    if message.id:
+        return message.id
+    if isinstance(message, ToolMessage):
+        return f"tool-result:{message.tool_call_id}"
+    digest = hashlib.sha256(json.dumps(message_to_dict(message), sort_keys=True, default=str).encode()).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+def frame_of(message: BaseMessage, *, group: str | None = None, key: str | None = None) -> Frame:
+    """One message as one nexint frame, the serialised message in ``metadata["langchain"]``."""
+    text, restorable = _text_of(message)
+    serialised = message_to_dict(message)
+    data = {
+        name: value
+        for name, value in serialised["data"].items()
+        if name not in _DROPPED and value is not None and value != {} and value != []
+    }
+    if restorable:
+        data.pop("content", None)  # the pages carry it
+    meta: dict[str, Any] = {"type": serialised["type"], "data": data}
+    if key is not None:
+        meta["key"] = key
+    return Frame(role_of(message), text, group, {META_KEY: meta})
+
+
+def message_of(pages: Sequence[Page]) -> BaseMessage:
+    """The message one frame's pages came from (a frame nexint wrote itself becomes a plain message)."""
+    text = " ".join(page.content for page in pages)
+    meta = pages[0].metadata.get(META_KEY)
+    if isinstance(meta, dict) and isinstance(meta.get("data"), dict):
+        data = dict(meta["data"])
+        data.setdefault("content", text)
+        return messages_from_dict([{"type": meta["type"], "data": data}])[0]
+    role = pages[0].role
+    if role == "user":
+        return HumanMessage(text)
+    if role == "assistant":
+        return AIMessage(text)
+    if role == "system":
+        return SystemMessage(text)
+    return HumanMessage(f"[{role}] {text}")  # a tool result without its call cannot be a ToolMessage
+
+
+class Bridge:
+    """One manager as an adapter sees it: writes messages (once each, if asked) and reads prompts as messages.
+
+    Calls that touch the manager hold :attr:`lock`: the manager is not thread-safe, and LangChain runs
+    the async variants of classic interfaces in worker threads.
+    """
+
+    def __init__(self, manager: MemoryManager, *, owned: bool) -> None:
+        self.manager = manager
+        self.owned = owned
+        self.lock = threading.RLock()
+        self._written: set[str] = set()
+        self._groups: dict[str, str] = {}  # tool call id -> nexint group of the call and its results
+        self._last_user: Page | None = None  # first page of the newest user frame
+        self._scan()
+
+    def _scan(self) -> None:
+        """Learn from the store what earlier runs wrote: message keys, tool-call groups, the last user turn."""
+        manager = self.manager
+        for page in manager.page_table:
+            if page.namespace != manager.namespace or page.part:
+                continue  # one look per frame, at its first page
+            if page.role == "user":
+                self._last_user = page
+            meta = page.metadata.get(META_KEY)
+            if not isinstance(meta, dict):
+                continue
+            if isinstance(meta.get("key"), str):
+                self._written.add(meta["key"])
+            if page.group_id is not None:
+                data = meta.get("data", {})
+                for call in [*data.get("tool_calls", []), *data.get("invalid_tool_calls", [])]:
+                    if isinstance(call, dict) and call.get("id"):
+                        self._remember_group(call["id"], page.group_id)
+
+    def _remember_group(self, call_id: str, group: str) -> None:
+        self._groups[call_id] = group
+        if len(self._groups) > _GROUP_MEMORY:
+            del self._groups[next(iter(self._groups))]
+
+    def _group_of(self, message: BaseMessage) -> str | None:
+        if isinstance(message, AIMessage) and (message.tool_calls or message.invalid_tool_calls):
+            calls = [*message.tool_calls, *message.invalid_tool_calls]
+            ids = [call_id for call in calls if (call_id := call.get("id"))]
+            group = "lc:" + (message.id or (ids[0] if ids else uuid.uuid4().hex))  # some servers number calls per reply
+            for call_id in ids:
+                self._remember_group(call_id, group)
+            return group
+        if isinstance(message, ToolMessage):
+            return self._groups.get(message.tool_call_id, "lc:" + message.tool_call_id)
+        return None
+
+    def written(self, message: BaseMessage) -> bool:
+        """Whether this message was written already (by this adapter, or one that used the store before)."""
+        return message_key(message) in self._written
+
+    def write(self, messages: Iterable[BaseMessage], *, once: bool = True) -> None:
+        """Write messages in order, in one batch; with ``once``, skip those already written."""
+        frames: list[Frame] = []
+        keys: list[str] = []
+        for message in messages:
+            key = message_key(message) if once else None
+            if key is not None:
+                if key in self._written or key in keys:
+                    continue
+                keys.append(key)
+            frames.append(frame_of(message, group=self._group_of(message), key=key))
+        if not frames:
+            return
+        table = self.manager.page_table
+        before = len(table)
+        try:
+            written = self.manager.write_many(frames)
+        except NexintError:  # write_many keeps (and stores) the frames before a rejected one
+            for page in list(table)[before:]:
+                meta = page.metadata.get(META_KEY)
+                if isinstance(meta, dict) and isinstance(meta.get("key"), str):
+                    self._written.add(meta["key"])
+            raise
+        self._written.update(keys)
+        for frame, ids in zip(frames, written, strict=True):
+            if frame.role == "user" and ids:
+                self._last_user = table.get(ids[0])
+
+    def last_user_text(self) -> str:
+        """The newest user turn's text (its first page), the default query of a history."""
+        if self._last_user is None or self._last_user.id not in self.manager:
+            return ""
+        return self.manager.get(self._last_user.id).content
+
+    def prompt_messages(self, prompt: AssembledPrompt) -> tuple[SystemMessage | None, list[tuple[str, BaseMessage]]]:
+        """The prompt as a system message (anchor, core, summaries, archive) and its recent turns as messages,
+        each with its key; the query section is left to the caller."""
+        system = None
+        if any(section.items for section in prompt.sections if section.name in _SYSTEM_SECTIONS):
+            system = SystemMessage(prompt.messages[0]["content"])
+        recent: list[tuple[str, BaseMessage]] = []
+        for item in prompt.section("recent").items:
+            pages = [self.manager.get(page_id) for page_id in item.page_ids]
+            for _, frame in groupby(pages, key=lambda page: page.frame_id or page.id):
+                frame_pages = list(frame)
+                meta = frame_pages[0].metadata.get(META_KEY)
+                key = meta.get("key") if isinstance(meta, dict) else None
+                recent.append((key if isinstance(key, str) else frame_pages[0].id, message_of(frame_pages)))
+        return system, recent
+
+    def clear(self) -> None:
+        """Forget every page of the manager's own namespace (shared namespaces are left alone)."""
+        manager = self.manager
+        for page in [page for page in manager.page_table if page.namespace == manager.namespace]:
+            if page.id in manager:  # a group goes at once, with its first member
+                manager.forget(page.id, "cleared by the LangChain adapter")
+        self._written.clear()
+        self._groups.clear()
+        self._last_user = None
+
+    def close(self) -> None:
+        """Close the manager if the adapter opened it."""
+        if self.owned:
+            self.manager.close()

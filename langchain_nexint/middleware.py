@@ -1,0 +1,164 @@
+"""nexint as the memory of a LangChain 1.x agent (``create_agent(..., middleware=[NexintMiddleware(...)])``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
+
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.runnables.config import run_in_executor
+from langgraph.runtime import Runtime
+
+from langchain_nexint._bridge import Bridge, message_key, open_manager
+from nexint_core import EvictionPolicy, MemoryManager, SwapStore
+
+__all__ = ["NexintMiddleware"]
+
+
+def _last_human(messages: Sequence[BaseMessage]) -> int | None:
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return index
+    return None
+
+
+class NexintMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
+    """Agent memory: every message goes into nexint once; the model sees the assembled context.
+
+    Each model call gets, within ``token_limit`` tokens, one system message (the agent's system prompt,
+    core memory, summaries and the archive pages paged in for the latest human message) and the recent
+    turns as real messages; a tool call and its results are written as one nexint group, so they are
+    never separated. With ``compact=True`` the graph state is trimmed too (earlier turns are removed with
+    ``RemoveMessage`` once nexint holds them); by default it is left as it is.
+
+    >>> from langchain.agents import create_agent
+    >>> from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    >>> from langchain_core.messages import AIMessage
+    >>> model = GenericFakeChatModel(messages=iter([AIMessage("Noted."), AIMessage("Teal.")]))
+    >>> memory = NexintMiddleware(token_limit=2000)
+    >>> agent = create_agent(model, tools=[], middleware=[memory])
+    >>> state = agent.invoke({"messages": [("user", "My favourite colour is teal.")]})
+    >>> state = agent.invoke({"messages": [("user", "What is my favourite colour?")]})
+    >>> state["messages"][-1].content
+    'Teal.'
+    >>> len(memory.manager)  # two questions, two answers
+    4
+    """
+
+    def __init__(
+        self,
+        *,
+        manager: MemoryManager | None = None,
+        token_limit: int | None = None,
+        store: SwapStore | str | os.PathLike[str] | None = None,
+        policy: str | EvictionPolicy | None = None,
+        namespace: str | None = None,
+        compact: bool = False,
+        **manager_options: Any,
+    ) -> None:
+        super().__init__()
+        opened, owned = open_manager(
+            manager, token_limit=token_limit, store=store, policy=policy, namespace=namespace, options=manager_options
+        )
+        self._bridge = Bridge(opened, owned=owned)
+        self.compact = compact
+
+    @property
+    def manager(self) -> MemoryManager:
+        """The memory manager behind this middleware."""
+        return self._bridge.manager
+
+    def close(self) -> None:
+        """Close the manager if this middleware opened it (a manager passed in is the caller's to close)."""
+        self._bridge.close()
+
+    # -- hooks ------------------------------------------------------------------------------------
+
+    def before_model(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Write the turns before the latest human message; with ``compact``, remove them from the state."""
+        return self._settle(state["messages"])
+
+    async def abefore_model(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        return await run_in_executor(None, self._settle, state["messages"])
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        """Call the model with the assembled context instead of the whole history."""
+        return handler(self._prepare(request))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        return await handler(await run_in_executor(None, self._prepare, request))
+
+    def after_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Write what the run added since the last model call (the final answer), so a restart finds it."""
+        self._write(state["messages"])
+        return None
+
+    async def aafter_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        await run_in_executor(None, self._write, state["messages"])
+        return None
+
+    # -- work -------------------------------------------------------------------------------------
+
+    def _write(self, messages: Sequence[BaseMessage]) -> None:
+        with self._bridge.lock:
+            self._bridge.write(messages)
+
+    def _settle(self, messages: Sequence[AnyMessage]) -> dict[str, Any] | None:
+        human = _last_human(messages)
+        if human is None:
+            return None
+        earlier = messages[:human]
+        with self._bridge.lock:
+            self._bridge.write(earlier)
+        if not self.compact:
+            return None
+        removed = [RemoveMessage(id=message.id) for message in earlier if message.id is not None]
+        return {"messages": removed} if removed else None
+
+    def _prepare(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        """Write what is new, assemble for the latest human message, and rebuild the request from the prompt.
+
+        The latest human message is paged in for once, when it is new: assembled before it is written, so it
+        is the prompt's query and not a match for itself. Later calls of the same turn (after tool calls)
+        reuse what that page-in brought back.
+        """
+        bridge, manager = self._bridge, self._bridge.manager
+        messages = request.messages
+        anchor = "\n\n".join(part for part in (manager.system_prompt, request.system_prompt or "") if part)
+        index = _last_human(messages)
+        with bridge.lock:
+            if index is None:
+                bridge.write(messages)
+                prompt = manager.assemble("", page_in=False, system=anchor)
+            else:
+                human = messages[index]
+                query = human.text
+                if bridge.written(human):
+                    bridge.write(messages)
+                    prompt = manager.assemble(query, page_in=False, system=anchor)
+                else:
+                    bridge.write(messages[:index])
+                    prompt = manager.assemble(query, system=anchor)
+                    bridge.write(messages[index:])
+                    if index + 1 < len(messages):  # something came after it: show it as recent turns
+                        prompt = manager.assemble(query, page_in=False, system=anchor)
+            system, recent = bridge.prompt_messages(prompt)
+        rebuilt = [message for _, message in recent]
+        if index is not None:
+            human_key = message_key(messages[index])
+            keys = [key for key, _ in recent]
+            if human_key not in keys:  # the query section holds it: put it back where it belongs
+                later = {message_key(message) for message in messages[index + 1 :]}
+                at = next((position for position, key in enumerate(keys) if key in later), len(rebuilt))
+                rebuilt.insert(at, messages[index])
+        return request.override(messages=cast("list[AnyMessage]", rebuilt), system_message=system)
