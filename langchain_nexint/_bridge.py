@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from itertools import groupby
 from typing import Any
 
 from langchain_core.messages import (
@@ -31,16 +29,14 @@ from langchain_core.messages import (
 
 from nexint_core import (
     AssembledPrompt,
-    EvictionPolicy,
     Frame,
-    InvalidArgument,
     MemoryManager,
     NexintError,
     Page,
-    SwapStore,
 )
+from nexint_core.pages import frames_of
 
-__all__ = ["DEFAULT_TOKEN_LIMIT", "META_KEY", "Bridge", "frame_of", "message_key", "message_of", "open_manager"]
+__all__ = ["DEFAULT_TOKEN_LIMIT", "META_KEY", "Bridge", "frame_of", "message_key", "message_of"]
 
 DEFAULT_TOKEN_LIMIT = 4096
 META_KEY = "langchain"
@@ -48,28 +44,6 @@ _ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system"
 _DROPPED = ("response_metadata", "usage_metadata")  # provider bookkeeping, not model input
 _SYSTEM_SECTIONS = ("system", "core", "summaries", "archive")  # what the assembled system message holds
 _GROUP_MEMORY = 4096  # tool-call ids remembered to find a result's group (results follow their call closely)
-
-
-def open_manager(
-    manager: MemoryManager | None,
-    *,
-    token_limit: int | None,
-    store: SwapStore | str | os.PathLike[str] | None,
-    policy: str | EvictionPolicy | None,
-    namespace: str | None,
-    options: dict[str, Any],
-) -> tuple[MemoryManager, bool]:
-    """The given manager, or a new one built from the settings; the flag says whether the adapter owns it."""
-    settings: dict[str, Any] = {"store": store, "policy": policy, "namespace": namespace}
-    settings = {name: value for name, value in settings.items() if value is not None} | options
-    if manager is not None:
-        given = sorted(settings) + (["token_limit"] if token_limit is not None else [])
-        if given:
-            raise InvalidArgument(f"pass either manager= or the manager's settings, not both (got {given})")
-        if not isinstance(manager, MemoryManager):
-            raise InvalidArgument(f"manager must be a MemoryManager, got {type(manager).__name__}")
-        return manager, False
-    return MemoryManager(DEFAULT_TOKEN_LIMIT if token_limit is None else token_limit, **settings), True
 
 
 def role_of(message: BaseMessage) -> str:
@@ -238,8 +212,7 @@ class Bridge:
         recent: list[tuple[str, BaseMessage]] = []
         for item in prompt.section("recent").items:
             pages = [self.manager.get(page_id) for page_id in item.page_ids]
-            for _, frame in groupby(pages, key=lambda page: page.frame_id or page.id):
-                frame_pages = list(frame)
+            for frame_pages in frames_of(pages):
                 meta = frame_pages[0].metadata.get(META_KEY)
                 key = meta.get("key") if isinstance(meta, dict) else None
                 recent.append((key if isinstance(key, str) else frame_pages[0].id, message_of(frame_pages)))

@@ -15,8 +15,9 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables.config import run_in_executor
 
-from langchain_nexint._bridge import Bridge, open_manager
+from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge
 from nexint_core import EvictionPolicy, MemoryManager, SwapStore
+from nexint_core.manager import open_manager
 
 __all__ = ["NexintChatMessageHistory"]
 
@@ -52,7 +53,13 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
     ) -> None:
         super().__init__()
         opened, owned = open_manager(
-            manager, token_limit=token_limit, store=store, policy=policy, namespace=namespace, options=manager_options
+            manager,
+            default_limit=DEFAULT_TOKEN_LIMIT,
+            token_limit=token_limit,
+            store=store,
+            policy=policy,
+            namespace=namespace,
+            options=manager_options,
         )
         self._bridge = Bridge(opened, owned=owned)
         self.query = query

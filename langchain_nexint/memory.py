@@ -15,8 +15,9 @@ from langchain_classic.memory.utils import get_prompt_input_key
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, get_buffer_string
 from pydantic import PrivateAttr
 
-from langchain_nexint._bridge import Bridge, open_manager
+from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge
 from nexint_core import EvictionPolicy, InvalidArgument, MemoryManager, SwapStore
+from nexint_core.manager import open_manager
 
 __all__ = ["NexintMemory"]
 
@@ -79,7 +80,13 @@ class NexintMemory(BaseMemory):
         }
         super().__init__(**fields)
         opened, owned = open_manager(
-            manager, token_limit=token_limit, store=store, policy=policy, namespace=namespace, options=manager_options
+            manager,
+            default_limit=DEFAULT_TOKEN_LIMIT,
+            token_limit=token_limit,
+            store=store,
+            policy=policy,
+            namespace=namespace,
+            options=manager_options,
         )
         self._bridge = Bridge(opened, owned=owned)
 

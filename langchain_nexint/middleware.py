@@ -11,8 +11,9 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, Remov
 from langchain_core.runnables.config import run_in_executor
 from langgraph.runtime import Runtime
 
-from langchain_nexint._bridge import Bridge, message_key, open_manager
+from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge, message_key
 from nexint_core import EvictionPolicy, MemoryManager, SwapStore
+from nexint_core.manager import open_manager
 
 __all__ = ["NexintMiddleware"]
 
@@ -60,7 +61,13 @@ class NexintMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> None:
         super().__init__()
         opened, owned = open_manager(
-            manager, token_limit=token_limit, store=store, policy=policy, namespace=namespace, options=manager_options
+            manager,
+            default_limit=DEFAULT_TOKEN_LIMIT,
+            token_limit=token_limit,
+            store=store,
+            policy=policy,
+            namespace=namespace,
+            options=manager_options,
         )
         self._bridge = Bridge(opened, owned=owned)
         self.compact = compact

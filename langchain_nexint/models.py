@@ -12,6 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from nexint_core import InvalidArgument, Page, Tokenizer
+from nexint_core.tokens import truncate
 
 __all__ = ["DEFAULT_SUMMARY_INSTRUCTIONS", "ChatModelSummarizer", "LangChainEmbedder"]
 
@@ -100,16 +101,4 @@ class ChatModelSummarizer:
         transcript = "\n".join(f"{page.role}: {page.content}" for page in pages)
         instructions = self.instructions.format(max_words=max(1, max_tokens * 3 // 4), max_tokens=max_tokens)
         reply = self.model.invoke([SystemMessage(instructions), HumanMessage(transcript)])
-        return fit(reply.text.strip(), max_tokens, tokenizer)
-
-
-def fit(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
-    """``text`` cut to at most ``max_tokens`` tokens (recounted: a cut can tokenize differently)."""
-    if tokenizer.count(text) <= max_tokens:
-        return text
-    ids = tokenizer.encode(text)
-    for keep in range(min(max_tokens, len(ids)), 0, -1):
-        candidate = tokenizer.decode(ids[:keep]).rstrip("\ufffd").rstrip()
-        if tokenizer.count(candidate) <= max_tokens:
-            return candidate
-    return ""
+        return truncate(reply.text.strip(), max_tokens, tokenizer)

@@ -11,9 +11,10 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.memory.memory import BaseMemoryBlock
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from llama_index_nexint._options import resolve_manager
+from llama_index_nexint._options import DEFAULT_TOKEN_LIMIT
 from llama_index_nexint.messages import FrameWriter, message_text
 from nexint_core import EvictionPolicy, MemoryManager, PageTooLarge, SwapStore
+from nexint_core.manager import open_manager
 
 __all__ = ["NexintMemoryBlock"]
 
@@ -71,7 +72,15 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
         namespace: str | None = None,
         **manager_options: Any,
     ) -> None:
-        manager, owned = resolve_manager(manager, token_limit, store, policy, namespace, manager_options)
+        manager, owned = open_manager(
+            manager,
+            default_limit=DEFAULT_TOKEN_LIMIT,
+            token_limit=None if manager is not None else token_limit,  # with a manager: the get() budget only
+            store=store,
+            policy=policy,
+            namespace=namespace,
+            options=manager_options,
+        )
         fields: dict[str, Any] = {
             "name": name,
             "description": description,

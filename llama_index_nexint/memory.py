@@ -13,9 +13,11 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.memory.types import BaseMemory
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from llama_index_nexint._options import resolve_manager
-from llama_index_nexint.messages import META_KEY, FrameWriter, frames_of, message_text, to_message
+from llama_index_nexint._options import DEFAULT_TOKEN_LIMIT
+from llama_index_nexint.messages import META_KEY, FrameWriter, message_text, to_message
 from nexint_core import AssembledPrompt, EvictionPolicy, Frame, MemoryManager, PageTooLarge, SwapStore, Tier
+from nexint_core.manager import open_manager
+from nexint_core.pages import frames_of
 
 __all__ = ["NexintMemory"]
 
@@ -78,7 +80,15 @@ class NexintMemory(BaseMemory):
         namespace: str | None = None,
         **manager_options: Any,
     ) -> None:
-        manager, owned = resolve_manager(manager, token_limit, store, policy, namespace, manager_options)
+        manager, owned = open_manager(
+            manager,
+            default_limit=DEFAULT_TOKEN_LIMIT,
+            token_limit=None if manager is not None else token_limit,  # with a manager: the get() budget only
+            store=store,
+            policy=policy,
+            namespace=namespace,
+            options=manager_options,
+        )
         fields: dict[str, Any] = {
             "manager": manager,
             "token_limit": manager.limit_tokens if token_limit is None else token_limit,

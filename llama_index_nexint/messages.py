@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import groupby
+from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
@@ -21,7 +20,7 @@ from pydantic import BaseModel
 
 from nexint_core import Frame, Page
 
-__all__ = ["META_KEY", "FrameWriter", "frames_of", "message_text", "to_message", "tool_call_lines"]
+__all__ = ["META_KEY", "FrameWriter", "message_text", "to_message", "tool_call_lines"]
 
 META_KEY = "llama_index"
 _TOOL_ROLES = (MessageRole.TOOL, MessageRole.FUNCTION)
@@ -156,12 +155,6 @@ def _split_exact(content: str, lengths: list[int]) -> list[str]:
         if "\n".join(pieces) == content:
             return pieces
     return [content]
-
-
-def frames_of(pages: Iterable[Page]) -> Iterator[list[Page]]:
-    """Consecutive pages of one frame, together (pages written without a frame stand alone)."""
-    for _, frame in groupby(pages, key=lambda page: page.frame_id or page.id):
-        yield list(frame)
 
 
 class FrameWriter:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from llama_index.core.llms.llm import LLM
 
 from nexint_core import InvalidArgument, Page, Tokenizer
+from nexint_core.tokens import truncate
 
 __all__ = ["DEFAULT_PROMPT", "LLMSummarizer"]
 
@@ -46,15 +47,3 @@ class LLMSummarizer:
             transcript=transcript, max_tokens=max_tokens, max_words=max(1, max_tokens * 3 // 4)
         )
         return truncate(self.llm.complete(request).text.strip(), max_tokens, tokenizer)
-
-
-def truncate(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
-    """``text`` cut to at most ``max_tokens`` tokens of ``tokenizer`` (recounted: a cut can change the count)."""
-    if tokenizer.count(text) <= max_tokens:
-        return text
-    ids = tokenizer.encode(text)
-    for keep in range(min(max_tokens, len(ids)), 0, -1):
-        cut = tokenizer.decode(ids[:keep]).rstrip("\ufffd").rstrip()  # no half character at the cut
-        if tokenizer.count(cut) <= max_tokens:
-            return cut
-    return ""

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import groupby
 from typing import Any
 
 from nexint_core.clock import format_time
 from nexint_core.errors import InvalidArgument, PageTooLarge
 from nexint_core.ids import PageId
-from nexint_core.pages import Page
+from nexint_core.pages import Page, frames_of
 from nexint_core.tokens import Tokenizer
 
 __all__ = [
@@ -173,7 +172,7 @@ def _items(units: Sequence[list[Page]], count: _Counter, *, labelled: bool, date
     """One item per unit, one line per turn in it; its tokens are its lines' counted exactly (cached by text)."""
     items = []
     for unit in units:
-        frames = [list(pages) for _, pages in groupby(unit, key=lambda page: page.frame_id or page.id)]
+        frames = frames_of(unit)
         turns = tuple((frame[0].role, " ".join(page.content for page in frame)) for frame in frames)
         lines = [
             (_label(frame[0], dated) if labelled else f"{role}: ") + text

@@ -21,7 +21,7 @@ from nexint_core.config import PolicyConfig, resolve_policy
 from nexint_core.demo import DemoClock, fill_demo_store
 from nexint_core.embedders import content_words, stem
 from nexint_core.errors import InvalidArgument, NexintError, StoreError
-from nexint_core.events import Action
+from nexint_core.events import Action, select_events
 from nexint_core.importers import import_file
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Tier
@@ -290,11 +290,7 @@ def cmd_log(args: argparse.Namespace, out: TextIO) -> int:
     else:
         with _manager(args, config) as mmu:
             events = list(mmu.events)
-    selected = [
-        event
-        for event in events
-        if (action is None or event.action is action) and (args.id is None or event.memory_id == args.id)
-    ]
+    selected = select_events(events, action=action, memory_id=args.id)
     if args.limit is not None:
         selected = selected[-args.limit :]
     for event in selected:

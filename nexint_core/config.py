@@ -42,6 +42,19 @@ class ScoringConfig(BaseModel):
     candidates: int = Field(default=40, ge=1)
     min_similarity: float = Field(default=0.3, ge=-1, le=1)
 
+    @classmethod
+    def from_weights(cls, weights: ScoringWeights) -> ScoringConfig:
+        """The settings of a :class:`ScoringWeights` (the inverse of :meth:`weights`)."""
+        return cls(
+            relevance=weights.relevance,
+            importance=weights.importance,
+            recency=weights.recency,
+            frequency=weights.frequency,
+            recency_half_life_s=weights.recency_half_life,
+            candidates=weights.candidates,
+            min_similarity=weights.min_similarity,
+        )
+
     def weights(self) -> ScoringWeights:
         return ScoringWeights(
             relevance=self.relevance,

@@ -15,7 +15,7 @@ from nexint_core.errors import InvalidArgument
 from nexint_core.page_table import PageTableEntry
 from nexint_core.pages import Tier
 
-__all__ = ["Action", "EventLog", "EventSink", "JsonlSink", "PagingEvent", "rebuild_from_events"]
+__all__ = ["Action", "EventLog", "EventSink", "JsonlSink", "PagingEvent", "rebuild_from_events", "select_events"]
 
 
 class Action(str, Enum):
@@ -178,11 +178,18 @@ class EventLog:
 
     def filter(self, *, action: str | None = None, memory_id: str | None = None) -> list[PagingEvent]:
         """Events matching an action and/or a memory id."""
-        return [
-            event
-            for event in self._events
-            if (action is None or event.action == action) and (memory_id is None or event.memory_id == memory_id)
-        ]
+        return select_events(self._events, action=action, memory_id=memory_id)
+
+
+def select_events(
+    events: Iterable[PagingEvent], *, action: str | None = None, memory_id: str | None = None
+) -> list[PagingEvent]:
+    """The events matching an action and/or a memory id (of any log: in memory or read from a store)."""
+    return [
+        event
+        for event in events
+        if (action is None or event.action == action) and (memory_id is None or event.memory_id == memory_id)
+    ]
 
 
 def rebuild_from_events(events: Iterable[PagingEvent]) -> dict[str, PageTableEntry]:

@@ -43,7 +43,7 @@ from nexint_core.swap import InMemorySwapStore, SwapStore
 from nexint_core.swapper import Candidate, Router, ScoringWeights, fuse, score
 from nexint_core.tokens import Tokenizer, get_tokenizer
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager"]
 
 DEFAULT_PAGE_SIZE = 256
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
@@ -190,7 +190,6 @@ class MemoryManager:
         if self.eviction_name not in POLICY_NAMES:
             raise InvalidArgument(f"eviction policy {self.eviction_name!r} has no name a policy file can give")
         name, _, version = self.policy_name.partition("@")
-        weights = self.weights
         return PolicyConfig(
             name=name,
             version=version or "1",
@@ -201,15 +200,7 @@ class MemoryManager:
             page_in_budget_tokens=self.page_in_budget,
             promote_if=self.promote_if.source if self.promote_if is not None else None,
             sections=dict(self.sections),
-            scoring=ScoringConfig(
-                relevance=weights.relevance,
-                importance=weights.importance,
-                recency=weights.recency,
-                frequency=weights.frequency,
-                recency_half_life_s=weights.recency_half_life,
-                candidates=weights.candidates,
-                min_similarity=weights.min_similarity,
-            ),
+            scoring=ScoringConfig.from_weights(self.weights),
             summary=SummaryConfig(
                 enabled=self.summarizer is not None,
                 budget_tokens=self.summary_budget if self.summarizer is not None else None,
@@ -1078,6 +1069,33 @@ class MemoryManager:
             f"MemoryManager(limit_tokens={self.limit_tokens}, policy={self.policy_name!r}, "
             f"core={usage['core']}, active={usage['active']}, swap={usage['swap']}, pages={len(self)})"
         )
+
+
+def open_manager(
+    manager: MemoryManager | None,
+    *,
+    default_limit: int,
+    token_limit: int | None = None,
+    store: SwapStore | str | os.PathLike[str] | None = None,
+    policy: str | EvictionPolicy | None = None,
+    namespace: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[MemoryManager, bool]:
+    """What an adapter works on: the given manager, or one built from the usual settings.
+
+    Returns ``(manager, owned)``; an owned manager was built here and is the adapter's to close.
+    Settings next to a ready manager are an error (they would be silently ignored).
+    """
+    settings: dict[str, Any] = {"store": store, "policy": policy, "namespace": namespace}
+    settings = {name: value for name, value in settings.items() if value is not None} | dict(options or {})
+    if manager is not None:
+        given = sorted(settings) + (["token_limit"] if token_limit is not None else [])
+        if given:
+            raise InvalidArgument(f"pass either manager= or the manager's settings, not both (got {given})")
+        if not isinstance(manager, MemoryManager):
+            raise InvalidArgument(f"manager must be a MemoryManager, got {type(manager).__name__}")
+        return manager, False
+    return MemoryManager(default_limit if token_limit is None else token_limit, **settings), True
 
 
 def _resolve_store(store: SwapStore | str | os.PathLike[str] | None, embedder: Embedder | None) -> SwapStore:

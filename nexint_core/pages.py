@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import groupby
 from typing import Any
 
 from nexint_core.clock import format_time
 from nexint_core.errors import InvalidArgument
 from nexint_core.ids import PageId
 
-__all__ = ["DEFAULT_NAMESPACE", "ContextPage", "Frame", "Page", "Tier", "namespace_of", "validate_importance"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "ContextPage",
+    "Frame",
+    "Page",
+    "Tier",
+    "frames_of",
+    "namespace_of",
+    "validate_importance",
+]
 
 DEFAULT_NAMESPACE = "default"
 
@@ -116,3 +127,8 @@ class Frame:
     text: str
     group_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def frames_of(pages: Iterable[Page]) -> list[list[Page]]:
+    """Consecutive pages of one frame, together (a page written without a frame stands alone)."""
+    return [list(frame) for _, frame in groupby(pages, key=lambda page: page.frame_id or page.id)]

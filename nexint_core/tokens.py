@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from nexint_core.errors import InvalidArgument, TokenizerUnavailable
 
-__all__ = ["DEFAULT_ENCODING", "TiktokenTokenizer", "Tokenizer", "get_tokenizer", "tiktoken_search_dirs"]
+__all__ = ["DEFAULT_ENCODING", "TiktokenTokenizer", "Tokenizer", "get_tokenizer", "tiktoken_search_dirs", "truncate"]
 
 DEFAULT_ENCODING = "cl100k_base"
 _SHIPPED_DIR = Path(__file__).parent / "_data" / "tiktoken_cache"
@@ -150,3 +150,16 @@ def get_tokenizer(name: str | Tokenizer | None = None) -> Tokenizer:
     if tokenizer is None:
         tokenizer = _cache[name] = TiktokenTokenizer(name)
     return tokenizer
+
+
+def truncate(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
+    """``text`` cut to at most ``max_tokens`` tokens, never inside a character (the cut is recounted: a cut
+    string can tokenize differently)."""
+    if tokenizer.count(text) <= max_tokens:
+        return text
+    ids = tokenizer.encode(text)
+    for keep in range(min(max_tokens, len(ids)), 0, -1):
+        cut = tokenizer.decode(ids[:keep]).rstrip("\ufffd").rstrip()
+        if tokenizer.count(cut) <= max_tokens:
+            return cut
+    return ""

@@ -10,8 +10,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from langchain_nexint import ChatModelSummarizer, LangChainEmbedder
-from langchain_nexint.models import fit
 from nexint_core import EmbedderMismatch, InvalidArgument, MemoryManager, StepClock, get_tokenizer
+from nexint_core.tokens import truncate as fit
 from tests.langchain.fakes import PromptRecorder
 
 FACT = "My sister Maria lives in Porto and teaches chemistry."

@@ -15,8 +15,8 @@ from llama_index.core.llms.callbacks import llm_completion_callback
 from pydantic import Field
 
 from llama_index_nexint import LlamaIndexEmbedder, LLMSummarizer, NexintMemory
-from llama_index_nexint.summarizer import truncate
 from nexint_core import EmbedderMismatch, InvalidArgument, MemoryManager, SqliteSwapStore, StepClock, get_tokenizer
+from nexint_core.tokens import truncate
 from tests.llama_index._support import ANSWER, FACT, QUESTION, small_talk
 
 
