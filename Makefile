@@ -16,11 +16,11 @@ demo: $(STAMP)
 	$(PY) -m nexint_core.demo
 
 lint: $(STAMP)
-	$(PY) -m ruff check nexint_core langchain_nexint llama_index_nexint tests benchmarks scripts
-	$(PY) -m ruff format --check nexint_core langchain_nexint llama_index_nexint tests benchmarks scripts
+	$(PY) -m ruff check nexint_core langchain_nexint llama_index_nexint nexint_bench tests benchmarks scripts
+	$(PY) -m ruff format --check nexint_core langchain_nexint llama_index_nexint nexint_bench tests benchmarks scripts
 
 typecheck: $(STAMP)
-	$(PY) -m mypy --strict nexint_core langchain_nexint llama_index_nexint
+	$(PY) -m mypy --strict nexint_core langchain_nexint llama_index_nexint nexint_bench
 
 pytest: $(STAMP)
 	$(PY) -m pytest

@@ -9,7 +9,8 @@ recent turns, and the query. The total never exceeds the budget and a tool-call 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from nexint_core.clock import format_time
@@ -32,8 +33,12 @@ __all__ = [
 
 SECTION_NAMES = ("system", "core", "summaries", "archive", "recent", "query")
 _MEMORY_SECTIONS = ("core", "summaries", "archive", "recent")
+_SECOND_PASS = ("archive", "recent", "summaries", "core")  # who gets the room other sections left, in order
+_COUNT_CACHE = 32_768  # cached line counts (texts), cleared when full
 _MATCHED_KEPT = 3  # recent turns the query matched that a short recent section keeps before the newest
-# Shares of what the system anchor and the query leave; unused budget flows to the next section.
+# Shares of what the system anchor and the query leave. Unused budget flows to the next section; what is
+# still unused at the end goes to items left out (archive, then recent, summaries, core), except to a
+# section whose budget is a token count: that is a cap.
 DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.3, "recent": 0.3}
 _HEADERS = {
     "core": "## Core memory",
@@ -53,11 +58,13 @@ class PromptItem:
     text: str  # rendered, label included
     turns: tuple[tuple[str, str], ...]  # (role, text) per turn, without labels: what role messages carry
     tokens: int
+    day: str | None = None  # archive items are grouped under a line naming their day (YYYY-MM-DD)
 
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A section with its budget (own share plus what earlier sections left) and what it holds."""
+    """A section with its budget (own share, what earlier sections left, and any room given back at the end)
+    and what it holds."""
 
     name: str
     budget: int
@@ -146,49 +153,75 @@ def check_sections(sections: Mapping[str, int | float]) -> dict[str, int | float
 
 
 class _Counter:
-    """Token counts of labels and headers, cached: page contents are already counted on the page."""
+    """Token counts of prompt lines, cached by their text (a line recurs in prompt after prompt).
 
-    __slots__ = ("_cache", "_tokenizer")
+    ``line(text)`` counts ``text`` with the line break that follows it. With a tokenizer whose
+    pre-tokenizer never merges across a line break followed by a non-space character
+    (:attr:`additive`: tiktoken's cl100k), a prompt's tokens are exactly the sum of its
+    lines' counts, because every line of a prompt starts with a header, a label or a role.
+    """
+
+    __slots__ = ("_cache", "_tokenizer", "additive")
 
     def __init__(self, tokenizer: Tokenizer, cache: dict[str, int]) -> None:
         self._tokenizer, self._cache = tokenizer, cache
+        self.additive = bool(getattr(tokenizer, "line_additive", False))
 
     def __call__(self, text: str) -> int:
         count = self._cache.get(text)
         if count is None:
-            if len(self._cache) > 4096:
+            if len(self._cache) > _COUNT_CACHE:
                 self._cache.clear()
             count = self._cache[text] = self._tokenizer.count(text)
         return count
 
+    def line(self, text: str) -> int:
+        return self(text + "\n")
+
+
+@lru_cache(maxsize=4096)
+def _day(created: float) -> str:
+    return format_time(created)[:10]
+
 
 def _label(page: Page, dated: bool) -> str:
     if dated and page.created is not None:
-        return f"[{page.id} {format_time(page.created)[:10]}] "
-    return f"[{page.id}] "
+        return f"[{page.id} {_day(page.created)}]"
+    return f"[{page.id}]"
 
 
-def _items(units: Sequence[list[Page]], count: _Counter, *, labelled: bool, dated: bool) -> list[PromptItem]:
-    """One item per unit, one line per turn in it; its tokens are its lines' counted exactly (cached by text)."""
+def _day_line(day: str) -> str:
+    return f"### {day}"
+
+
+def _items(
+    units: Sequence[list[Page]], count: _Counter, *, labelled: bool, dated: bool, by_day: bool = False
+) -> list[PromptItem]:
+    """One item per unit, one line per turn in it: a label (or role) and the turn's text.
+
+    A line's tokens are its prefix's plus those of its text with the space before it and the line
+    break after it. That sum is exact (see :class:`_Counter`), as the prefix ends in punctuation, and
+    a turn's text is counted once whether it shows as a recent turn or in the archive.
+    """
     items = []
     for unit in units:
         frames = frames_of(unit)
         turns = tuple((frame[0].role, " ".join(page.content for page in frame)) for frame in frames)
-        lines = [
-            (_label(frame[0], dated) if labelled else f"{role}: ") + text
-            for frame, (role, text) in zip(frames, turns, strict=True)
-        ]
-        tokens = sum(count(line) + 1 for line in lines)  # each line ends with a line break
-        items.append(PromptItem(tuple(page.id for page in unit), unit[0].role, "\n".join(lines), turns, tokens))
+        prefixes = [_label(frame[0], dated) if labelled else f"{frame[0].role}:" for frame in frames]
+        tokens = sum(count(prefix) + count(f" {text}\n") for prefix, (_, text) in zip(prefixes, turns, strict=True))
+        text = "\n".join(f"{prefix} {text}" for prefix, (_, text) in zip(prefixes, turns, strict=True))
+        day = _day(unit[0].created) if by_day and unit[0].created is not None else None
+        items.append(PromptItem(tuple(page.id for page in unit), unit[0].role, text, turns, tokens, day))
     return items
 
 
 def _units(pages: Sequence[Page]) -> list[list[Page]]:
-    """A tool-call group, or the pages of one turn, travel as one unit (placed where its first page is)."""
+    """A tool-call group, or the pages of one turn, travel as one unit (placed where its first page is; its
+    pages in write order, whatever order they came in)."""
     units: dict[str, list[Page]] = {}
     for page in pages:
         units.setdefault(page.group_id or page.frame_id or page.id, []).append(page)
-    return list(units.values())
+    return [sorted(unit, key=lambda page: page.vaddr) for unit in units.values()]
 
 
 def _allowance(share: int | float, free: int) -> int:
@@ -198,7 +231,7 @@ def _allowance(share: int | float, free: int) -> int:
 def minimum_budget(query: str, system: str, tokenizer: Tokenizer, cache: dict[str, int] | None = None) -> int:
     """Tokens the system anchor and the query take whatever else fits: the smallest usable budget."""
     count = _Counter(tokenizer, cache if cache is not None else {})
-    return (count(system) + 1 if system else 0) + count("user: " + query) + count(_HEADERS["query"]) + 2
+    return (count.line(system) if system else 0) + count.line(_HEADERS["query"]) + count("user: " + query)
 
 
 def assemble_prompt(
@@ -228,7 +261,7 @@ def assemble_prompt(
     label_cache = label_cache if label_cache is not None else {}
     count = _Counter(tokenizer, label_cache)
     shares = {**DEFAULT_SECTIONS, **check_sections(sections)}
-    system_tokens = count(system) + 1 if system else 0
+    system_tokens = count.line(system) if system else 0
     query_tokens = minimum_budget(query, system, tokenizer, label_cache) - system_tokens
     query_item = PromptItem((), "user", "user: " + query, (("user", query),), query_tokens)
     free = budget - system_tokens - query_item.tokens
@@ -247,7 +280,7 @@ def assemble_prompt(
     candidates = {
         "core": _items(_units(core), count, labelled=True, dated=False),
         "summaries": _items(_units(summaries), count, labelled=True, dated=True),
-        "archive": _items(archive_units, count, labelled=True, dated=True),
+        "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
         "recent": _items(_units(recent), count, labelled=False, dated=False),
     }
     # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
@@ -258,31 +291,53 @@ def assemble_prompt(
         "archive": list(range(len(archive_units))),
         "recent": _recent_preference(_units(recent), matched or {}),
     }
-    chronological = sorted(range(len(archive_units)), key=lambda i: (min(p.vaddr for p in archive_units[i]), i))
-    for name in _MEMORY_SECTIONS:
-        items = candidates[name]
+    days = [item.day or "" for item in candidates["archive"]]  # by day, so each day is named once; then write order
+    chronological = sorted(
+        range(len(archive_units)), key=lambda i: (days[i], min(p.vaddr for p in archive_units[i]), i)
+    )
+    fits = {name: _Fit(candidates[name], count.line(_HEADERS[name]), count) for name in _MEMORY_SECTIONS}
+    rooms: dict[str, int] = {}
+    for name in _MEMORY_SECTIONS:  # each section's share, plus what the sections before it left
         room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
-        header = count(_HEADERS[name]) + 1 if items else 0
-        chosen, used = _fit(name, items, preference[name], room - header, left_out)
-        placement = chronological if name == "archive" else range(len(items))
-        kept = [items[index] for index in placement if index in chosen]
-        tokens = used + header if kept else 0
-        built.append(Section(name, max(room, 0), tokens, tuple(kept)))
+        tokens = fits[name].take(preference[name], room)
+        rooms[name] = max(room, 0)
         free -= tokens
         carry = max(room - tokens, 0)
+    for name in _SECOND_PASS:  # room no section used goes to what was left out, the query's recalls first
+        if not isinstance(shares[name], int):  # a budget in tokens is a cap
+            held = fits[name].tokens
+            extra = fits[name].take(preference[name], held + free) - held
+            free -= extra
+            rooms[name] += extra
+    for name in _MEMORY_SECTIONS:
+        items, chosen, tokens = candidates[name], fits[name].chosen, fits[name].tokens
+        placement = chronological if name == "archive" else range(len(items))
+        kept = tuple(items[index] for index in placement if index in chosen)
+        for index in preference[name]:
+            if index not in chosen:
+                reason = f"{name} section full: needs {items[index].tokens} tokens, {rooms[name] - tokens} left"
+                left_out.extend(LeftOut(page_id, name, reason) for page_id in items[index].page_ids)
+        built.append(Section(name, rooms[name], tokens, kept))
     built.append(Section("query", query_item.tokens, query_item.tokens, (query_item,)))
-    while True:  # item counts are estimates (labels and joins counted apart); the whole is counted once
+    while True:
         text, messages, lines = _render(built)
-        tokens = tokenizer.count(text)
+        if count.additive:  # the sum of the lines' counts is exact: no need to count the whole again
+            tokens = sum(section.tokens for section in built)
+            break
+        tokens = tokenizer.count(text)  # else section counts are estimates: the whole is counted once
         if tokens <= budget or not _drop_one(built, left_out):
             break
-    built = [replace(section, tokens=count(_section_text(section)) if section.items else 0) for section in built]
     shared = 0
     for line, before in zip(lines, previous, strict=False):
         if line != before:
             break
         shared += 1
-    stable = tokens if shared == len(lines) else tokenizer.count("\n".join(lines[:shared])) if shared else 0
+    if shared == len(lines):
+        stable = tokens
+    elif count.additive:
+        stable = sum(count.line(line) for line in lines[:shared])
+    else:
+        stable = tokenizer.count("\n".join(lines[:shared])) if shared else 0
     return AssembledPrompt(
         query=query,
         budget=budget,
@@ -308,21 +363,32 @@ def _recent_preference(units: list[list[Page]], matched: Mapping[str, int]) -> l
     return first + [i for i in reversed(range(len(units))) if i not in first]
 
 
-def _fit(
-    name: str, items: list[PromptItem], order: list[int], room: int, left_out: list[LeftOut]
-) -> tuple[set[int], int]:
-    """Indexes of the items that fit, taken in ``order`` of preference; the rest are left out with a reason."""
-    kept: set[int] = set()
-    used = 0
-    for index in order:
-        item = items[index]
-        if used + item.tokens <= room:
-            kept.add(index)
-            used += item.tokens
-        else:
-            reason = f"{name} section full: needs {item.tokens} tokens, {max(room - used, 0)} left"
-            left_out.extend(LeftOut(page_id, name, reason) for page_id in item.page_ids)
-    return kept, used
+class _Fit:
+    """The items a section keeps, and its tokens: its header, theirs, and a line per day among them."""
+
+    __slots__ = ("_count", "_days", "_header", "_items", "chosen", "tokens")
+
+    def __init__(self, items: list[PromptItem], header: int, count: _Counter) -> None:
+        self._items, self._header, self._count = items, header, count
+        self._days: set[str] = set()
+        self.chosen: set[int] = set()
+        self.tokens = 0
+
+    def take(self, order: list[int], room: int) -> int:
+        """Add the items, in ``order`` of preference, that fit while the section stays within ``room``."""
+        for index in order:
+            if index in self.chosen:
+                continue
+            item = self._items[index]
+            need = item.tokens + (0 if self.chosen else self._header)
+            if item.day is not None and item.day not in self._days:
+                need += self._count.line(_day_line(item.day))
+            if self.tokens + need <= room:
+                self.chosen.add(index)
+                self.tokens += need
+                if item.day is not None:
+                    self._days.add(item.day)
+        return self.tokens
 
 
 def _drop_one(built: list[Section], left_out: list[LeftOut]) -> bool:
@@ -338,21 +404,33 @@ def _drop_one(built: list[Section], left_out: list[LeftOut]) -> bool:
     return False
 
 
+def _section_lines(section: Section) -> list[str]:
+    """The section's header, then its items, each day's items after a line naming the day."""
+    lines = [_HEADERS[section.name]] if section.name in _HEADERS else []
+    day = None
+    for item in section.items:
+        if item.day is not None and item.day != day:
+            lines.append(_day_line(item.day))
+        day = item.day
+        lines.append(item.text)
+    return lines
+
+
 def _section_text(section: Section) -> str:
-    header = [_HEADERS[section.name]] if section.name in _HEADERS else []
-    return "\n".join([*header, *(item.text for item in section.items)])
+    return "\n".join(_section_lines(section))
 
 
 def _render(built: list[Section]) -> tuple[str, list[dict[str, str]], list[str]]:
-    """Text, role messages and the text's lines, all from the structure."""
+    """Text, role messages and the text's lines (headers and items, a line break apart), all from the structure."""
     lines: list[str] = []
     system_parts: list[str] = []
     messages: list[dict[str, str]] = []
     for section in built:
         if not section.items:
             continue
-        block = _section_text(section)
-        lines.extend(block.split("\n"))
+        section_lines = _section_lines(section)
+        block = "\n".join(section_lines)
+        lines.extend(section_lines)
         if section.name in ("system", "core", "summaries", "archive"):
             system_parts.append(block)
         else:

@@ -340,6 +340,10 @@ def _positive(text: str) -> int:
     return value
 
 
+def _no_bench(args: argparse.Namespace, out: TextIO) -> int:
+    raise InvalidArgument("memos bench needs the nexint_bench package, which ships with nexint: reinstall nexint")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="memos", description="nexint: virtual memory for LLM context windows")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -393,6 +397,14 @@ def _parser() -> argparse.ArgumentParser:
     ses = commands.add_parser("sessions", help="list recorded sessions")
     ses.add_argument("--dir", help="a sessions directory (default: $NEXINT_HOME/sessions)")
     ses.set_defaults(handler=cmd_sessions)
+
+    bench = commands.add_parser("bench", help="recall and per-turn cost benchmarks against the frameworks' memories")
+    try:
+        from nexint_bench.cli import add_bench_commands  # shipped beside the core; never imports a framework
+    except ImportError:  # pragma: no cover - a partial install
+        bench.set_defaults(handler=_no_bench)
+    else:
+        add_bench_commands(bench, _Parser)
     return parser
 
 

@@ -34,13 +34,14 @@ class ScoringConfig(BaseModel):
 
     model_config = _STRICT
 
-    relevance: float = Field(default=0.6, ge=0)
-    importance: float = Field(default=0.15, ge=0)
-    recency: float = Field(default=0.15, ge=0)
-    frequency: float = Field(default=0.1, ge=0)
+    relevance: float = Field(default=0.85, ge=0)
+    importance: float = Field(default=0.05, ge=0)
+    recency: float = Field(default=0.05, ge=0)
+    frequency: float = Field(default=0.05, ge=0)
     recency_half_life_s: float = Field(default=86_400.0, gt=0)
     candidates: int = Field(default=40, ge=1)
     min_similarity: float = Field(default=0.3, ge=-1, le=1)
+    vector: float = Field(default=0.3, ge=0)
 
     @classmethod
     def from_weights(cls, weights: ScoringWeights) -> ScoringConfig:
@@ -53,6 +54,7 @@ class ScoringConfig(BaseModel):
             recency_half_life_s=weights.recency_half_life,
             candidates=weights.candidates,
             min_similarity=weights.min_similarity,
+            vector=weights.vector,
         )
 
     def weights(self) -> ScoringWeights:
@@ -64,6 +66,7 @@ class ScoringConfig(BaseModel):
             recency_half_life=self.recency_half_life_s,
             candidates=self.candidates,
             min_similarity=self.min_similarity,
+            vector=self.vector,
         )
 
 

@@ -14,7 +14,15 @@ import numpy.typing as npt
 
 from nexint_core.errors import InvalidArgument
 
-__all__ = ["STOPWORDS", "Embedder", "HashingEmbedder", "SentenceTransformerEmbedder", "content_words", "stem"]
+__all__ = [
+    "STOPWORDS",
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "content_terms",
+    "content_words",
+    "stem",
+]
 
 Vectors = npt.NDArray[np.float32]
 
@@ -28,6 +36,7 @@ _STOPWORD_TEXT = """a about above after again against all am an and any are as a
     also yes ok okay oh hey hi hello really got get gets like well would could one thing things lot much
     s t d ll m re ve don didn doesn isn wasn aren weren won wouldn shouldn couldn can't i'm it's"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_FEATURE_CACHE = 500_000  # hashed features kept by a HashingEmbedder (about 60 MB when full)
 _SUFFIXES = ("ingly", "edly", "ing", "ed", "es", "ly", "s")
 
 
@@ -48,6 +57,11 @@ def stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words of ``text``, in order, repeats included: what pages are indexed and hashed by."""
+    return [stem(word) for word in content_words(text)]
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors of a fixed dimension; must be deterministic."""
@@ -65,29 +79,37 @@ class HashingEmbedder:
     256 dimensions keep 10^6 vectors at 512 MB in half precision.
     """
 
-    __slots__ = ("dim", "name")
+    __slots__ = ("_features", "dim", "name")
 
     def __init__(self, dim: int = 256) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 8:
             raise InvalidArgument(f"embedding dimension must be an integer >= 8, got {dim!r}")
         self.dim = dim
         self.name = f"hashing-v1-{dim}"
+        self._features: dict[str, tuple[int, float]] = {}  # feature -> (column, signed weight), bounded
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        dim = self.dim
+        return self.embed_terms([content_terms(text) for text in texts])
+
+    def embed_terms(self, rows: Sequence[Sequence[str]]) -> Vectors:
+        """Vectors of texts given as their :func:`content_terms` (callers that have them skip a second pass)."""
+        dim, cache = self.dim, self._features
+        if len(cache) > _FEATURE_CACHE:
+            cache.clear()
         slots: list[int] = []  # row * dim + column of every feature, with its signed weight
         weights: list[float] = []
-        for row, text in enumerate(texts):
+        for row, words in enumerate(rows):
             base = row * dim
-            words = [stem(word) for word in content_words(text)]
-            features = [(word, 1.0) for word in words]
-            features.extend((f"{a} {b}", 0.5) for a, b in pairwise(words))
-            for feature, weight in features:
-                code = zlib.crc32(feature.encode("utf-8"))
-                slots.append(base + code % dim)
-                weights.append(weight if code & 0x80000000 else -weight)
-        sums = np.bincount(np.array(slots, dtype=np.int64), weights=weights, minlength=len(texts) * dim)
-        out = sums.reshape(len(texts), dim)
+            for feature in [*words, *(f"{a} {b}" for a, b in pairwise(words))]:  # words hold no spaces
+                hashed = cache.get(feature)
+                if hashed is None:
+                    code = zlib.crc32(feature.encode("utf-8"))
+                    weight = 0.5 if " " in feature else 1.0
+                    hashed = cache[feature] = (code % dim, weight if code & 0x80000000 else -weight)
+                slots.append(base + hashed[0])
+                weights.append(hashed[1])
+        sums = np.bincount(np.array(slots, dtype=np.int64), weights=weights, minlength=len(rows) * dim)
+        out = sums.reshape(len(rows), dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.where(norms > 0.0, norms, 1.0)).astype(np.float32)
 

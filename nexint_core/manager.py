@@ -47,9 +47,12 @@ __all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager"]
 
 DEFAULT_PAGE_SIZE = 256
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
-_NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a winner's neighbours
+_NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a match's neighbours
+_CONTEXT_MATCHES = 5  # the best matches of a query bring the turns around them
+_CONTEXT_TURNS = (1, 2)  # turns before (what a match answers) and after (the replies to it)
 _KIND_BY_ROLE = {"tool": "TOL"}
 _SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
+_LAZY_EVENTS = 1_000  # page-in events a persistent store may buffer until the next write
 
 
 def _positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
@@ -117,7 +120,7 @@ class MemoryManager:
             )
         self.summary_span = _positive_int("summary_span", summary_span)
         if page_in_budget is None:
-            page_in_budget = limit_tokens // 4
+            page_in_budget = limit_tokens // 2
         self.page_in_budget = _positive_int("page_in_budget", page_in_budget, allow_zero=True)
         self.weights = weights if weights is not None else ScoringWeights()
         if not isinstance(system_prompt, str):
@@ -659,6 +662,17 @@ class MemoryManager:
             raise StoreError(f"page {page.id} is in the page table but missing from the store")
         return stored.content
 
+    def _fetch_contents(self, pages: list[Page]) -> None:
+        """Read the content of spilled pages about to come back, in one store query where it can."""
+        spilled = [page for page in pages if page.spilled]
+        contents = getattr(self.store, "contents", None)
+        if not spilled or contents is None:
+            return
+        found: Mapping[str, str] = contents([page.id for page in spilled])
+        for page in spilled:
+            if page.id in found:
+                page.content, page.spilled = found[page.id], False
+
     def _with_content(self, page: Page) -> Page:
         """The page itself, or a copy carrying the content a durable store holds for it."""
         return replace(page, content=self._stored_content(page), spilled=False) if page.spilled else page
@@ -826,13 +840,14 @@ class MemoryManager:
     def page_in(self, query: str, *, budget: int | None = None) -> list[PageId]:
         """Bring the archived pages that best match ``query`` into active; returns what was promoted.
 
-        Candidates come from lexical (BM25) and vector search fused by rank, scored with relevance,
+        Candidates come from lexical (BM25) and vector search fused by score, scored with relevance,
         importance, recency and frequency (:attr:`weights`). Winners are taken in score order while
         they fit ``budget`` (default :attr:`page_in_budget`); then their neighbours (other pages of
         the same frame, the turns before and after) while room is left. Each promotion is a
         ``page_in`` event whose reason shows the score; a candidate that lost for room is a ``skip``.
         Matches already in active are not moved: they count as used (an access for the policy) and
-        join the prompt's archive section.
+        join the prompt's archive section. A persistent store receives these events (and the tier
+        changes they carry) with the next write or :meth:`flush`.
         """
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
@@ -846,14 +861,16 @@ class MemoryManager:
         try:
             return self._page_in(query, room)
         finally:
-            self._sync_log()
+            self._sync_log(lazy=True)
 
     def _page_in(self, query: str, room: int) -> list[PageId]:
         table = self.page_table
         now = self.clock.now()
         ranked: list[tuple[Candidate, Page]] = []
         weights = self.weights
-        for candidate in fuse(self.store, query, self.namespaces, weights.candidates, weights.min_similarity):
+        for candidate in fuse(
+            self.store, query, self.namespaces, weights.candidates, weights.min_similarity, weights.vector
+        ):
             page = table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
             if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY:
                 continue
@@ -866,38 +883,28 @@ class MemoryManager:
         ranked.sort(key=lambda item: (-item[0].score, item[1].id))
         chosen: dict[str, tuple[list[Page], str]] = {}
         hits: dict[str, list[Page]] = {}  # matches already resident: used by the query, recalled in the prompt
-        ranks: dict[str, int] = {}  # every unit this query recalls, best first (neighbours after winners)
-        used = losers = 0
+        ranks: dict[str, int] = {}  # every unit this query recalls, best first, each best match's context after it
+        used = losers = matches = 0
         for candidate, page in ranked:
-            if page.unit in chosen or page.unit in hits:
+            if page.unit in ranks:
                 continue
             unit = self._unit(page)
             if page.tier is Tier.ACTIVE:
                 hits[page.unit] = unit
-                ranks[page.unit] = len(ranks)
-                continue
-            tokens = sum(member.tokens or 0 for member in unit)
-            if used + tokens > room:
-                losers += 1
-                if losers <= _SKIPS_LOGGED:  # the near misses; logging every loser would cost more than the query
-                    reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
-                    self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
-                continue
-            chosen[page.unit] = (unit, candidate.reason())
-            ranks[page.unit] = len(ranks)
-            used += tokens
-        for winner in [unit[0] for unit, _ in chosen.values()]:
-            for neighbour, relation in self._neighbours(winner):
-                if neighbour.unit in chosen or neighbour.tier is not Tier.SWAP:
-                    continue
-                unit = self._unit(neighbour)
-                if any(member.quarantined for member in unit):
-                    continue
+            else:
                 tokens = sum(member.tokens or 0 for member in unit)
-                if used + tokens <= room:
-                    chosen[neighbour.unit] = (unit, f"neighbour of {winner.id} ({relation})")
-                    ranks[neighbour.unit] = len(ranks)
-                    used += tokens
+                if used + tokens > room:
+                    losers += 1
+                    if losers <= _SKIPS_LOGGED:  # the near misses; logging every loser costs more than the query
+                        reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
+                        self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
+                    continue
+                chosen[page.unit] = (unit, candidate.reason())
+                used += tokens
+            ranks[page.unit] = len(ranks)
+            matches += 1
+            if matches <= _CONTEXT_MATCHES and candidate.distinct:  # the best are read with the turns around them
+                used = self._add_context(page, chosen, ranks, used, room)
         for key, unit in reversed(hits.items()):  # worst first: the best match ends most recently used
             self.policy.on_access(key)
             for member in unit:
@@ -907,6 +914,7 @@ class MemoryManager:
         if not chosen:
             self._recall(hits, ranks)
             return []
+        self._fetch_contents([member for unit, _ in chosen.values() for member in unit])
         self._make_room(used, now)
         promoted: list[PageId] = []
         for key, (unit, reason) in chosen.items():
@@ -949,20 +957,47 @@ class MemoryManager:
         )
         return page
 
-    def _neighbours(self, page: Page) -> list[tuple[Page, str]]:
-        """The rest of the page's turn, then the nearest page of the turns before and after, in write order."""
+    def _add_context(
+        self, page: Page, chosen: dict[str, tuple[list[Page], str]], ranks: dict[str, int], used: int, room: int
+    ) -> int:
+        """Rank the turns around a match right after it, bringing those in swap while room is left.
+
+        A resident turn keeps its place in the prompt, unless the archive section already shows it.
+        Returns the room used.
+        """
+        for neighbour, relation in self._neighbours(page, *_CONTEXT_TURNS):
+            key = neighbour.unit
+            swapped = neighbour.tier is Tier.SWAP
+            if key in ranks or (not swapped and neighbour.id not in self._recalled):
+                continue
+            unit = self._unit(neighbour)
+            tokens = sum(member.tokens or 0 for member in unit) if swapped else 0
+            if used + tokens > room or any(member.quarantined for member in unit):
+                continue
+            if swapped:
+                chosen[key] = (unit, f"context of {page.id} ({relation})")
+                used += tokens
+            ranks[key] = len(ranks)
+        return used
+
+    def _neighbours(self, page: Page, before: int, after: int) -> list[tuple[Page, str]]:
+        """The rest of the page's turn, then ``before`` turns before it and ``after`` after it, nearest first."""
+        own = page.frame_id or page.id
         out: list[tuple[Page, str]] = []
-        for step, relation in ((-1, "previous turn"), (1, "next turn")):
+        for step, relation, turns in ((-1, "turn before", before), (1, "turn after", after)):
             current: Page | None = page
-            for _ in range(_NEIGHBOUR_REACH):
+            frames = {own}
+            for _ in range(_NEIGHBOUR_REACH * (turns + 1)):
                 current = self.page_table.neighbour(current, step) if current is not None else None
                 if current is None or current.namespace != page.namespace:
                     break
-                same = page.frame_id is not None and current.frame_id == page.frame_id
-                out.append((current, "same turn" if same else relation))
-                if not same:
-                    break
-        return out
+                frame = current.frame_id or current.id
+                if frame not in frames:
+                    if len(frames) > turns:
+                        break
+                    frames.add(frame)
+                out.append((current, "same turn" if frame == own else relation))
+        return sorted(out, key=lambda item: abs(item[0].vaddr - page.vaddr))
 
     # -- prompt assembly -------------------------------------------------------------------------
 
@@ -1037,10 +1072,14 @@ class MemoryManager:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _sync_log(self) -> None:
-        """Persist this operation's events before returning (a no-op for the in-memory store)."""
+    def _sync_log(self, *, lazy: bool = False) -> None:
+        """Persist this operation's events before returning (a no-op for the in-memory store).
+
+        ``lazy`` (page-in) leaves them buffered, up to :data:`_LAZY_EVENTS`, for the next write's
+        transaction: a crash then loses only which pages the last queries brought in, never a page.
+        """
         flush = getattr(self.store, "flush", None)
-        if flush is not None:
+        if flush is not None and not (lazy and getattr(self.store, "pending_events", _LAZY_EVENTS) < _LAZY_EVENTS):
             flush()
 
     def flush(self) -> None:

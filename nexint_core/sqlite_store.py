@@ -1,10 +1,11 @@
 """The persistent swap store: one directory, SQLite (WAL) as the source of truth, FAISS as a cache.
 
-``nexint.db`` holds every page (content, metadata, tier, embedding), the FTS5 index for BM25, the
-event log and the id counters. ``vectors/<namespace>.faiss`` holds one FAISS index per namespace,
-keyed by the page's SQLite ``seq`` (a stable int64, never a position). The FAISS files can always be
-rebuilt from SQLite: on open they are checked against it, and before each search rows written by
-other processes are added.
+``nexint.db`` holds every page (content, metadata, tier, embedding, index terms), the event log and
+the id counters. ``vectors/<namespace>.faiss`` holds one FAISS index per namespace, keyed by the
+page's SQLite ``seq`` (a stable int64, never a position). The FAISS files can always be rebuilt from
+SQLite: on open they are checked against it. The BM25 index (:class:`LexicalIndex`) is built in
+memory from the stored terms when a namespace is first used. Before each search, rows written by
+other processes are added to both.
 """
 
 from __future__ import annotations
@@ -15,26 +16,28 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
+from nexint_core.embedders import Embedder, HashingEmbedder, content_terms
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError
 from nexint_core.events import PagingEvent
 from nexint_core.ids import PageId
+from nexint_core.lexical import LexicalIndex
 from nexint_core.pages import Page, Tier, namespace_of
-from nexint_core.swap import POSTING_BUDGET, SearchHit, check_filter, query_terms
+from nexint_core.swap import SearchHit, check_filter, query_terms
 from nexint_core.vector_index import VectorIndex
 
 __all__ = ["SCHEMA_VERSION", "SqliteSwapStore", "StoreWarning"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: no FTS5 table (BM25 runs in memory over the stored terms)
 DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
 _COLUMNS = (
@@ -71,7 +74,6 @@ CREATE TABLE pages (
     terms TEXT NOT NULL
 );
 CREATE INDEX pages_by_namespace ON pages(namespace, seq);
-CREATE VIRTUAL TABLE pages_fts USING fts5(terms, content='', tokenize='unicode61 remove_diacritics 0');
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace TEXT NOT NULL,
@@ -92,7 +94,6 @@ CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
 
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
-_DF_CACHE = 200_000  # cached document frequencies (terms), cleared when full
 _SCAN_CHUNK = 2_000
 
 
@@ -118,9 +119,10 @@ class _Guarded:
         except sqlite3.Error as exc:
             raise _translate(exc, self._db) from exc
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Run ``sql`` for each row; returns the rows changed."""
         try:
-            self._conn.executemany(sql, rows)
+            return self._conn.executemany(sql, rows).rowcount
         except sqlite3.Error as exc:
             raise _translate(exc, self._db) from exc
 
@@ -156,11 +158,7 @@ class StoreWarning(RuntimeWarning):
     """Something in a store was repaired (for example a FAISS file rebuilt from SQLite)."""
 
 
-def _fts_terms(ns_token: str, terms: str) -> str:
-    """Index terms are prefixed with the namespace token, so each posting list holds one namespace."""
-    return " ".join(ns_token + term for term in terms.split())
-
-
+@lru_cache(maxsize=4096)
 def _ns_token(namespace: str) -> str:
     return "ns" + hashlib.sha1(namespace.encode("utf-8")).hexdigest()[:20]
 
@@ -210,13 +208,14 @@ class SqliteSwapStore:
         self._save_every = save_every
         self._lock = threading.RLock()
         self._indexes: dict[str, VectorIndex] = {}
+        self._lexical: dict[str, LexicalIndex] = {}
+        self._page_ids: list[str | None] = []  # page id by seq, for the indexed pages: hits need no lookup
         self._synced: dict[str, int] = {}
         self._added: dict[str, set[int]] = {}
         self._unsaved = 0
         self._pending_events: list[tuple[str, PagingEvent]] = []
-        self._df: dict[str, int] = {}
         self._loader: ThreadPoolExecutor | None = None
-        self._loading: dict[str, Future[tuple[VectorIndex, int, list[str]]]] = {}
+        self._loading: dict[str, Future[tuple[VectorIndex, LexicalIndex, int, list[str]]]] = {}
         self._closed = False
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file, not a directory")
@@ -285,6 +284,11 @@ class SqliteSwapStore:
     def _check_meta(self) -> None:
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         version = int(meta.get("schema_version", "0"))
+        if version == 1:  # forward migration: BM25 moved from FTS5 into memory
+            with self._transaction() as conn:
+                conn.execute("DROP TABLE IF EXISTS pages_fts")
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise StoreError(f"store {self.path} has schema version {version}; this nexint reads {SCHEMA_VERSION}")
         if meta.get("embedder") != self.embedder.name or int(meta.get("dim", "0")) != self.embedder.dim:
@@ -357,10 +361,12 @@ class SqliteSwapStore:
         if not pages:
             return
         pages = list({page.id: page for page in pages}.values())  # a page given twice is stored once, as last given
-        vectors = self.embedder.embed([page.content for page in pages])
+        terms = [content_terms(page.content) for page in pages]
+        embed_terms = getattr(self.embedder, "embed_terms", None)
+        vectors = embed_terms(terms) if embed_terms is not None else self.embedder.embed([p.content for p in pages])
         blobs = vectors.astype(np.float16)
         rows = []
-        for page, blob in zip(pages, blobs, strict=True):
+        for page, blob, words in zip(pages, blobs, terms, strict=True):
             namespace = namespace_of(page)
             rows.append(
                 [
@@ -383,35 +389,25 @@ class SqliteSwapStore:
                     json.dumps(page.metadata, sort_keys=True, default=str),
                     blob.tobytes(),
                     page.vaddr,
-                    " ".join(stem(word) for word in content_words(page.content)),
+                    " ".join(words),
                 ]
             )
-        counted = [_fts_terms(row[3], row[19]) for row in rows]
-        with self._transaction() as conn:
-            self._write_events(conn)
-            replaced = []  # an overwrite gets a fresh seq: FAISS cannot replace a vector in place
-            for start in range(0, len(pages), 500):
-                chunk = [page.id for page in pages[start : start + 500]]
-                found = conn.execute(f"SELECT id FROM pages WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-                for (page_id,) in found.fetchall():
-                    old = self._delete_row(conn, page_id)
-                    assert old is not None  # just found, under the write lock
-                    replaced.append(old)
-            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'pages'").fetchone()
-            first = (int(last[0]) if last is not None else 0) + 1
-            for offset, row in enumerate(rows):
-                row[0] = first + offset
-            conn.executemany(_INSERT, rows)
-            conn.executemany(
-                "INSERT INTO pages_fts(rowid, terms) VALUES (?, ?)",
-                [(row[0], indexed) for row, indexed in zip(rows, counted, strict=True)],
-            )
+        events = list(self._pending_events)
+        try:
+            with self._transaction() as conn:
+                self._write_events(conn)
+                last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'pages'").fetchone()
+                first = (int(last[0]) if last is not None else 0) + 1
+                for offset, row in enumerate(rows):
+                    row[0] = first + offset
+                inserted = conn.executemany(_INSERT + " ON CONFLICT(id) DO NOTHING", rows)
+                replaced = self._overwrite(conn, rows) if inserted != len(rows) else []
+        except BaseException:
+            self._pending_events[:0] = events  # rolled back: they go with the next transaction
+            raise
         seqs = [int(row[0]) for row in rows]
-        for indexed in counted:  # after the commit, so a rolled-back write never counts
-            self._count_terms(indexed, 1)
-        for seq, namespace in replaced:
-            if namespace in self._indexes:
-                self._indexes[namespace].remove(np.array([seq], dtype=np.int64))
+        self._unindex(replaced)
+        self._know(zip(seqs, (page.id for page in pages), strict=True))
         opened = {namespace_of(page) for page in pages} - set(self._indexes)
         for namespace in opened:
             self._index_for(namespace)  # loads or builds it from SQLite, this batch included
@@ -421,9 +417,11 @@ class SqliteSwapStore:
         for namespace, positions in by_namespace.items():
             if namespace in opened:
                 continue
-            index = self._indexes[namespace]
+            index, lexical = self._indexes[namespace], self._lexical[namespace]
             added = np.array([seqs[position] for position in positions], dtype=np.int64)
             index.add(added, vectors[positions])
+            for position in positions:
+                lexical.add(seqs[position], rows[position][19].split())
             self._added[namespace].update(added.tolist())
             if len(self._added[namespace]) >= 10_000:  # catch up with other writers, forget our own ids
                 self._sync(namespace, index)
@@ -437,51 +435,52 @@ class SqliteSwapStore:
         with self._transaction() as conn:
             self._write_events(conn)
             gone = [row for row in (self._delete_row(conn, page_id) for page_id in page_ids) if row is not None]
-        for seq, namespace in gone:
-            index = self._indexes.get(namespace)
-            if index is not None:
-                index.remove(np.array([seq], dtype=np.int64))
+        self._unindex(gone)
 
-    def _delete_row(self, conn: _Guarded, page_id: str) -> tuple[int, str] | None:
-        row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, ns, terms", (page_id,)).fetchone()
-        if row is None:
-            return None
-        indexed = _fts_terms(row[2], row[3])
-        conn.execute("INSERT INTO pages_fts(pages_fts, rowid, terms) VALUES ('delete', ?, ?)", (row[0], indexed))
-        self._count_terms(indexed, -1)
-        return int(row[0]), str(row[1])
+    def _overwrite(self, conn: _Guarded, rows: list[list[Any]]) -> list[tuple[int, str, str]]:
+        """Replace the stored pages whose ids some of ``rows`` reuse; returns the rows deleted.
 
-    def _count_terms(self, indexed: str, delta: int) -> None:
-        """Keep cached document frequencies current for this process's own writes."""
-        cache = self._df
-        for term in set(indexed.split()):
-            if term in cache:
-                cache[term] += delta
-
-    def _document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
-        """Pages containing each term, counted only up to POSTING_BUDGET + 1 (all the pruning needs).
-
-        Counts of present terms are cached and kept current for this process's writes; other
-        processes' writes make them stale, which only shifts which terms a query keeps. Absent terms
-        are never cached, so a page another process writes is found by the next search.
+        An overwrite gets a fresh seq: FAISS cannot replace a vector in place.
         """
-        out: dict[str, int] = {}
-        for term in terms:
-            count = self._df.get(term)
-            if count is None:
-                with self._lock:
-                    row = self._conn.execute(
-                        "SELECT count(*) FROM (SELECT rowid FROM pages_fts WHERE pages_fts MATCH ? LIMIT ?)",
-                        ('"' + term.replace('"', '""') + '"', POSTING_BUDGET + 1),
-                    ).fetchone()
-                count = int(row[0])
-                if count:  # an absent term is recounted: another process may write it any moment
-                    if len(self._df) >= _DF_CACHE:
-                        self._df.clear()
-                    self._df[term] = count
-            if count > 0:
-                out[term] = count
-        return out
+        assigned = {row[1]: row for row in rows}
+        stale: list[list[Any]] = []
+        for start in range(0, len(rows), 500):
+            chunk = [row[1] for row in rows[start : start + 500]]
+            found = conn.execute(f"SELECT id, seq FROM pages WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            stale.extend(assigned[page_id] for page_id, seq in found.fetchall() if seq != assigned[page_id][0])
+        replaced = [old for old in (self._delete_row(conn, row[1]) for row in stale) if old is not None]
+        conn.executemany(_INSERT, stale)
+        return replaced
+
+    def _delete_row(self, conn: _Guarded, page_id: str) -> tuple[int, str, str] | None:
+        row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, terms", (page_id,)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def _know(self, pairs: Iterable[tuple[int, str]]) -> None:
+        """Remember the page ids of indexed seqs."""
+        known = self._page_ids
+        for seq, page_id in pairs:
+            if seq >= len(known):
+                known.extend([None] * (seq + 1 - len(known) + len(known) // 4))
+            known[seq] = page_id
+
+    def _unindex(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Drop deleted rows ``(seq, namespace, terms)`` from the loaded indexes (after their commit)."""
+        for seq, namespace, terms in rows:
+            if seq < len(self._page_ids):
+                self._page_ids[seq] = None
+            index = self._indexes.get(namespace)
+            if index is None:
+                continue
+            index.remove(np.array([seq], dtype=np.int64))
+            if seq <= self._synced[namespace] or seq in self._added[namespace]:  # else never indexed
+                self._lexical[namespace].remove(seq, terms.split())
+            self._added[namespace].discard(seq)
+
+    @property
+    def pending_events(self) -> int:
+        """Events buffered for the next transaction."""
+        return len(self._pending_events)
 
     def flush(self) -> None:
         """Write buffered events (and the tier changes they carry) now."""
@@ -525,6 +524,18 @@ class SqliteSwapStore:
         with self._lock:
             row = self._conn.execute(f"SELECT {_COLUMNS} FROM pages WHERE id = ?", (page_id,)).fetchone()
         return self._page(row) if row is not None else None
+
+    def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
+        """The content of each stored page among ``page_ids``, in one query per 500."""
+        out: dict[str, str] = {}
+        for start in range(0, len(page_ids), 500):
+            chunk = list(page_ids[start : start + 500])
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT id, content FROM pages WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            out.update(rows)
+        return out
 
     def __contains__(self, page_id: object) -> bool:
         if not isinstance(page_id, str):
@@ -588,39 +599,45 @@ class SqliteSwapStore:
         self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
     ) -> list[SearchHit]:
         extra, args = self._where_sql(where)
-        terms = [_ns_token(ns) + term for ns in namespaces for term in query_terms(query)]
+        terms = query_terms(query)
+        hits: list[SearchHit] = []
         if not terms or k <= 0:
-            return []
-        frequency = self._document_frequency(terms)
-        kept: list[str] = []
-        postings = 0
-        for term in sorted((t for t in terms if t in frequency), key=lambda t: (frequency[t], t)):
-            if postings + frequency[term] > POSTING_BUDGET:
-                break  # a term in more pages than the budget carries almost no idf, and would cost the most
-            kept.append(term)
-            postings += frequency[term]
-        if not kept:
-            return []
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in kept)
-        with self._lock:
-            if extra:
+            return hits
+        for namespace in namespaces:
+            self._index_for(namespace)
+            lexical = self._lexical[namespace]
+            hits.extend(self._widen(partial(lexical.search, terms), k, len(lexical), extra, args))
+        hits.sort(key=lambda hit: (-hit.score, hit.page_id))
+        return hits[:k]
+
+    def _widen(
+        self,
+        search: Callable[[int], list[tuple[int, float]]],
+        k: int,
+        size: int,
+        extra: str,
+        args: list[object],
+    ) -> list[SearchHit]:
+        """Page ids of the best ``k`` hits of ``search(fetch)`` that exist (and pass a filter): with a
+        filter, the search widens until ``k`` rows pass or the index is exhausted."""
+        fetch = k
+        while True:
+            found = dict(search(fetch))
+            if not found:
+                return []
+            if not extra:
+                known = self._page_ids
+                ids = [known[seq] if seq < len(known) else None for seq in found]
+                if None not in ids:  # else some were deleted, or are not indexed yet: ask SQLite
+                    return [SearchHit(str(page_id), score) for page_id, score in zip(ids, found.values(), strict=True)]
+            with self._lock:
                 rows = self._conn.execute(
-                    "SELECT p.id, pages_fts.rank AS r FROM pages_fts JOIN pages p ON p.seq = pages_fts.rowid"
-                    f" WHERE pages_fts MATCH ?{extra} ORDER BY r, p.seq LIMIT ?",
-                    [match, *args, k],
+                    f"SELECT p.seq, p.id FROM pages p WHERE p.seq IN ({', '.join('?' * len(found))}){extra}",
+                    [*found, *args],
                 ).fetchall()
-            else:  # FTS5's own top-k: scores every match but sorts only k; ids are looked up for those
-                ranked = self._conn.execute(
-                    "SELECT rowid, rank FROM pages_fts WHERE pages_fts MATCH ? ORDER BY rank LIMIT ?", [match, k]
-                ).fetchall()
-                ids = dict(
-                    self._conn.execute(
-                        f"SELECT seq, id FROM pages WHERE seq IN ({', '.join('?' * len(ranked))})",
-                        [seq for seq, _ in ranked],
-                    ).fetchall()
-                )
-                rows = sorted(((ids[seq], rank) for seq, rank in ranked if seq in ids), key=lambda r: (r[1], r[0]))
-        return [SearchHit(row[0], -float(row[1])) for row in rows]
+            if len(rows) >= k or fetch >= size or not extra:
+                return [SearchHit(page_id, found[seq]) for seq, page_id in rows]
+            fetch *= 4
 
     def preload(self, namespaces: Sequence[str]) -> None:
         """Start loading these namespaces' FAISS indexes in a background thread.
@@ -638,14 +655,14 @@ class SqliteSwapStore:
                     self._loading[namespace] = self._loader.submit(self._open_index, namespace)
 
     def _index_for(self, namespace: str) -> VectorIndex:
-        """The namespace's FAISS index, loaded or rebuilt on first use and synced with SQLite."""
+        """The namespace's FAISS index (and BM25 index), loaded or rebuilt on first use, synced with SQLite."""
         index = self._indexes.get(namespace)
         if index is None:
             loading = self._loading.pop(namespace, None)
-            index, synced, problems = loading.result() if loading is not None else self._open_index(namespace)
+            index, lexical, synced, problems = loading.result() if loading is not None else self._open_index(namespace)
             for problem in problems:
                 warnings.warn(problem, StoreWarning, stacklevel=3)
-            self._indexes[namespace] = index
+            self._indexes[namespace], self._lexical[namespace] = index, lexical
             self._added[namespace] = set()
             self._synced[namespace] = synced
         self._sync(namespace, index)
@@ -654,9 +671,9 @@ class SqliteSwapStore:
     def _index_path(self, namespace: str) -> Path:
         return self.path / "vectors" / f"{_ns_token(namespace)}.faiss"
 
-    def _open_index(self, namespace: str) -> tuple[VectorIndex, int, list[str]]:
-        """Load (or rebuild from SQLite) one namespace's index: the index, the last seq it holds, and
-        what was repaired (warned about by the caller, which may be another thread)."""
+    def _open_index(self, namespace: str) -> tuple[VectorIndex, LexicalIndex, int, list[str]]:
+        """Load (or rebuild from SQLite) one namespace's indexes: FAISS, BM25, the last seq they hold,
+        and what was repaired (warned about by the caller, which may be another thread)."""
         path = self._index_path(namespace)
         dim = self.embedder.dim
         with self._lock:
@@ -682,7 +699,26 @@ class SqliteSwapStore:
         self._add_from_sqlite(index, missing)
         if len(missing):
             self._save(namespace, index)
-        return index, int(seqs.max()) if len(seqs) else 0, problems
+        synced = int(seqs.max()) if len(seqs) else 0
+        return index, self._build_lexical(namespace, synced), synced, problems
+
+    def _build_lexical(self, namespace: str, up_to: int) -> LexicalIndex:
+        """The namespace's BM25 index, built from the terms stored with each page up to seq ``up_to``."""
+        lexical = LexicalIndex()
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, terms, id FROM pages WHERE namespace = ? AND seq > ? AND seq <= ?"
+                    " ORDER BY seq LIMIT ?",
+                    (namespace, last, up_to, _SCAN_CHUNK * 5),
+                ).fetchall()
+            lexical.add_many((seq, terms.split()) for seq, terms, _ in rows)
+            with self._lock:
+                self._know((seq, page_id) for seq, _, page_id in rows)
+            if len(rows) < _SCAN_CHUNK * 5:
+                return lexical
+            last = int(rows[-1][0])
 
     def _save(self, namespace: str, index: VectorIndex) -> None:
         path = self._index_path(namespace)
@@ -708,10 +744,10 @@ class SqliteSwapStore:
         index.add(ids, vectors.astype(np.float32))
 
     def _sync(self, namespace: str, index: VectorIndex) -> None:
-        """Add vectors that other processes wrote since the last look."""
+        """Index the pages other processes wrote since the last look."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, embedding FROM pages WHERE namespace = ? AND seq > ? ORDER BY seq",
+                "SELECT seq, embedding, terms, id FROM pages WHERE namespace = ? AND seq > ? ORDER BY seq",
                 (namespace, self._synced[namespace]),
             ).fetchall()
         if not rows:
@@ -719,7 +755,9 @@ class SqliteSwapStore:
         own = self._added[namespace]
         fresh = [row for row in rows if row[0] not in own]
         if fresh:
-            self._add_rows(index, fresh)
+            self._add_rows(index, [(seq, blob) for seq, blob, _, _ in fresh])
+            self._lexical[namespace].add_many((seq, terms.split()) for seq, _, terms, _ in fresh)
+            self._know((seq, page_id) for seq, _, _, page_id in fresh)
         self._synced[namespace] = int(rows[-1][0])
         own.clear()
 
@@ -735,20 +773,7 @@ class SqliteSwapStore:
         hits: list[SearchHit] = []
         for namespace in namespaces:
             index = self._index_for(namespace)
-            fetch = k
-            while True:  # with a filter, widen the search until k rows pass or the index is exhausted
-                found = dict(index.search(vector, fetch))
-                if not found:
-                    break
-                with self._lock:
-                    rows = self._conn.execute(
-                        f"SELECT p.seq, p.id FROM pages p WHERE p.seq IN ({', '.join('?' * len(found))}){extra}",
-                        [*found, *args],
-                    ).fetchall()
-                if len(rows) >= k or fetch >= len(index) or not where:
-                    hits.extend(SearchHit(page_id, found[seq]) for seq, page_id in rows)
-                    break
-                fetch *= 4
+            hits.extend(self._widen(partial(index.search, vector), k, len(index), extra, args))
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -11,8 +9,9 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
+from nexint_core.embedders import Embedder, HashingEmbedder, content_terms
 from nexint_core.errors import InvalidArgument
+from nexint_core.lexical import POSTING_BUDGET, LexicalIndex
 from nexint_core.pages import Page, namespace_of
 from nexint_core.vector_index import VectorIndex
 
@@ -73,14 +72,9 @@ class SwapStore(Protocol):
     def __len__(self) -> int: ...
 
 
-# Postings a lexical query may score: its rarest terms are kept until this is reached, so BM25 costs at
-# most a few ms however large the archive (a term in more pages than this is dropped from the query).
-POSTING_BUDGET = 5_000
-
-
 def query_terms(text: str) -> list[str]:
     """Distinct stemmed content words of a query, in order."""
-    return list(dict.fromkeys(stem(word) for word in content_words(text)))
+    return list(dict.fromkeys(content_terms(text)))
 
 
 def matches(page: Page, where: Mapping[str, object] | None) -> bool:
@@ -99,12 +93,10 @@ def check_filter(where: Mapping[str, object] | None) -> None:
 
 
 class _Namespace:
-    __slots__ = ("doc_len", "index", "pending", "postings", "total_len")
+    __slots__ = ("index", "lexical", "pending")
 
     def __init__(self, dim: int) -> None:
-        self.postings: dict[str, dict[str, int]] = {}
-        self.doc_len: dict[str, int] = {}
-        self.total_len = 0
+        self.lexical = LexicalIndex()
         self.index = VectorIndex(dim, kind="flat")
         self.pending: dict[str, None] = {}
 
@@ -115,12 +107,14 @@ class InMemorySwapStore:
     Embeddings are computed lazily, in one batch, before the first vector search that needs them.
     """
 
-    K1, B = 1.2, 0.75
     durable = False  # holds the manager's own page objects: their content must stay in memory
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
         self._pages: dict[str, Page] = {}
+        self._seqs: dict[str, int] = {}  # page id -> its write number (the lexical index's key)
+        self._by_seq: dict[int, str] = {}
+        self._next_seq = 1
         self._namespaces: dict[str, _Namespace] = {}
         self._vector_ids: dict[str, int] = {}
         self._by_vector_id: dict[int, str] = {}
@@ -138,25 +132,19 @@ class InMemorySwapStore:
             if page.id in self._pages:
                 self._unindex(self._pages[page.id])
             self._pages[page.id] = page
+            seq = self._next_seq
+            self._next_seq += 1
+            self._seqs[page.id], self._by_seq[seq] = seq, page.id
             space = self._space(namespace_of(page))
-            terms = Counter(stem(word) for word in content_words(page.content))
-            for term, count in terms.items():
-                space.postings.setdefault(term, {})[page.id] = count
-            length = sum(terms.values())
-            space.doc_len[page.id] = length
-            space.total_len += length
+            space.lexical.add(seq, content_terms(page.content))
             space.pending[page.id] = None
 
     def _unindex(self, page: Page) -> None:
         space = self._space(namespace_of(page))
         space.pending.pop(page.id, None)
-        for term in {stem(word) for word in content_words(page.content)}:
-            postings = space.postings.get(term)
-            if postings is not None:
-                postings.pop(page.id, None)
-                if not postings:
-                    del space.postings[term]
-        space.total_len -= space.doc_len.pop(page.id, 0)
+        seq = self._seqs.pop(page.id)
+        del self._by_seq[seq]
+        space.lexical.remove(seq, content_terms(page.content))
         vector_id = self._vector_ids.pop(page.id, None)
         if vector_id is not None:
             space.index.remove(np.array([vector_id], dtype=np.int64))
@@ -182,29 +170,16 @@ class InMemorySwapStore:
     ) -> list[SearchHit]:
         check_filter(where)
         terms = query_terms(query)
-        scores: dict[str, float] = {}
+        scored: list[tuple[float, int]] = []
         for namespace in namespaces:
             space = self._namespaces.get(namespace)
-            if space is None or not space.doc_len:
+            if space is None:
                 continue
-            n = len(space.doc_len)
-            avgdl = space.total_len / n or 1.0
-            lists = sorted(
-                ((term, space.postings[term]) for term in terms if space.postings.get(term)),
-                key=lambda item: (len(item[1]), item[0]),
-            )
-            scored = 0
-            for _, postings in lists:
-                scored += len(postings)
-                if scored > POSTING_BUDGET:
-                    break  # the rarest terms carry the idf; a term this common would cost the most
-                idf = math.log(1.0 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-                for page_id, tf in postings.items():
-                    norm = tf + self.K1 * (1.0 - self.B + self.B * space.doc_len[page_id] / avgdl)
-                    scores[page_id] = scores.get(page_id, 0.0) + idf * tf * (self.K1 + 1.0) / norm
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        hits = [SearchHit(pid, score) for pid, score in ranked if matches(self._pages[pid], where)]
-        return hits[:k]
+            fetch = k if not where else len(space.lexical)  # a filter may reject any of the best
+            scored.extend((-score, seq) for seq, score in space.lexical.search(terms, fetch))
+        scored.sort()
+        hits = (SearchHit(self._by_seq[seq], -negative) for negative, seq in scored)
+        return [hit for hit in hits if matches(self._pages[hit.page_id], where)][:k]
 
     def _embed_pending(self, space: _Namespace) -> None:
         ids = [page_id for page_id in space.pending if page_id in self._pages and page_id not in self._vector_ids]

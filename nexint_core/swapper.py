@@ -12,25 +12,27 @@ from nexint_core.errors import InvalidArgument
 from nexint_core.pages import Page
 from nexint_core.swap import SwapStore
 
-__all__ = ["Candidate", "Router", "ScoringWeights", "fuse", "score"]
+__all__ = ["DISTINCT_BM25", "DISTINCT_COSINE", "Candidate", "Router", "ScoringWeights", "fuse", "score"]
 
-RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
+DISTINCT_BM25 = 1.0
+DISTINCT_COSINE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
 class ScoringWeights:
     """How page-in ranks archive candidates; the policy (file) sets them."""
 
-    relevance: float = 0.6
-    importance: float = 0.15
-    recency: float = 0.15
-    frequency: float = 0.1
+    relevance: float = 0.85  # what the query asks for decides; the rest break near-ties
+    importance: float = 0.05
+    recency: float = 0.05
+    frequency: float = 0.05
     recency_half_life: float = 86_400.0  # seconds of the injected clock
     candidates: int = 40  # hits taken from each of the lexical and the vector search
     min_similarity: float = 0.3  # vector hits below this cosine are noise (one hash collision is ~0.2)
+    vector: float = 0.3  # weight of vector similarity against BM25 in relevance (raise it for a semantic model)
 
     def __post_init__(self) -> None:
-        for name in ("relevance", "importance", "recency", "frequency"):
+        for name in ("relevance", "importance", "recency", "frequency", "vector"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (
                 isinstance(value, (int, float)) and value >= 0.0 and math.isfinite(value)
@@ -54,6 +56,14 @@ class Candidate:
     recency: float = 0.0
     frequency: float = 0.0
     score: float = 0.0
+    bm25: float = 0.0  # the raw lexical score (0 if only the vector search found it)
+    cosine: float = 0.0
+
+    @property
+    def distinct(self) -> bool:
+        """Whether it matched on more than common words: a BM25 score of a term in under about a third of
+        the pages, or a close vector. Only such matches bring the turns around them."""
+        return self.bm25 >= DISTINCT_BM25 or self.cosine >= DISTINCT_COSINE
 
     def reason(self) -> str:
         """The human-readable score breakdown logged with the page-in."""
@@ -91,9 +101,19 @@ class Router:
 
 
 def fuse(
-    store: SwapStore, query: str, namespaces: Sequence[str], k: int, min_similarity: float = 0.0
+    store: SwapStore,
+    query: str,
+    namespaces: Sequence[str],
+    k: int,
+    min_similarity: float = 0.0,
+    vector_weight: float = 0.3,
 ) -> list[Candidate]:
-    """Lexical and vector hits fused by reciprocal rank; relevance is scaled to [0, 1]."""
+    """Lexical and vector hits fused by score: relevance in [0, 1] is BM25 relative to the best hit's,
+    plus ``vector_weight`` times the cosine similarity, over ``1 + vector_weight``.
+
+    Scores, not ranks: rank fusion makes the 40th hit look nearly as relevant as the first, so the
+    other parts of a page's score would decide, and a weak vector list would dilute a strong lexical one.
+    """
     lexical = store.search_text(query, namespaces=namespaces, k=k)
     vector = [
         hit
@@ -102,13 +122,21 @@ def fuse(
     ]
     lexical_rank = {hit.page_id: rank for rank, hit in enumerate(lexical, 1)}
     vector_rank = {hit.page_id: rank for rank, hit in enumerate(vector, 1)}
-    fused: dict[str, float] = {}
-    for ranks in (lexical_rank, vector_rank):
-        for page_id, rank in ranks.items():
-            fused[page_id] = fused.get(page_id, 0.0) + 1.0 / (RRF_K + rank)
-    best = 2.0 / (RRF_K + 1)  # first in both lists
+    best = lexical[0].score if lexical and lexical[0].score > 0 else 1.0
+    bm25 = {hit.page_id: max(hit.score, 0.0) for hit in lexical}
+    cosine = {hit.page_id: max(hit.score, 0.0) for hit in vector}
+    fused = {page_id: value / best for page_id, value in bm25.items()}
+    for page_id, value in cosine.items():
+        fused[page_id] = fused.get(page_id, 0.0) + vector_weight * value
     return [
-        Candidate(page_id, value / best, lexical_rank.get(page_id), vector_rank.get(page_id))
+        Candidate(
+            page_id,
+            min(value / (1.0 + vector_weight), 1.0),
+            lexical_rank.get(page_id),
+            vector_rank.get(page_id),
+            bm25=bm25.get(page_id, 0.0),
+            cosine=cosine.get(page_id, 0.0),
+        )
         for page_id, value in sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     ]
 
@@ -133,4 +161,6 @@ def score(candidate: Candidate, page: Page, weights: ScoringWeights, now: float)
         recency,
         frequency,
         total,
+        candidate.bm25,
+        candidate.cosine,
     )

@@ -101,10 +101,13 @@ def _no_network(encoding: str) -> Iterator[None]:
         setattr(tiktoken.load, "read_file_cached", original)  # noqa: B010
 
 
+_LINE_ADDITIVE = frozenset({"cl100k_base"})  # not o200k: its punctuation pre-token takes "\n/" across a line
+
+
 class TiktokenTokenizer:
     """A tiktoken encoding (``cl100k_base`` by default) that never downloads unless allowed."""
 
-    __slots__ = ("_encoding", "name")
+    __slots__ = ("_encoding", "line_additive", "name")
 
     def __init__(self, encoding: str = DEFAULT_ENCODING, *, allow_download: bool = False) -> None:
         if not isinstance(encoding, str) or not encoding:
@@ -121,6 +124,9 @@ class TiktokenTokenizer:
             except ValueError as exc:  # tiktoken: unknown encoding name
                 raise InvalidArgument(f"unknown tiktoken encoding {encoding!r}: {exc}") from None
         self.name = encoding
+        # This encoding's pre-tokenizer never merges a line break with a following non-space character,
+        # so text joined by line breaks counts as the sum of its lines (prompt assembly relies on it).
+        self.line_additive = encoding in _LINE_ADDITIVE
 
     def count(self, text: str) -> int:
         return len(self._encoding.encode_ordinary(text))

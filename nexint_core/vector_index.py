@@ -60,7 +60,7 @@ class VectorIndex:
         if kind not in ("auto", "flat"):
             raise InvalidArgument(f"vector index kind must be 'auto' or 'flat', got {kind!r}")
         self.dim, self.kind, self.flat_limit, self.nlist, self.nprobe = dim, kind, flat_limit, nlist, nprobe
-        self._index: faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._index: faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer = faiss.IndexIDMap2(_flat_fp16(dim))
 
     @property
     def is_flat(self) -> bool:
@@ -169,8 +169,10 @@ class VectorIndex:
             index = faiss.read_index(str(path))  # streamed from the file; the trailer after it is not read
         except (RuntimeError, ValueError) as exc:
             raise StoreCorrupted(f"vector index {path} is unreadable: {exc}") from None
-        if isinstance(index, faiss.IndexIDMap2) and isinstance(faiss.downcast_index(index.index), faiss.IndexFlat):
-            known: faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer = index
+        known: faiss.IndexIDMap2 | faiss.IndexIVFScalarQuantizer
+        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
+        if isinstance(index, faiss.IndexIDMap2) and isinstance(inner, (faiss.IndexScalarQuantizer, faiss.IndexFlat)):
+            known = index  # an IndexFlat (float32) was saved by nexint 0.1
         elif isinstance(index, faiss.IndexIVFScalarQuantizer) and kind != "flat":
             known = index
         else:
@@ -180,6 +182,11 @@ class VectorIndex:
         loaded = cls(dim, kind=kind, flat_limit=flat_limit)
         loaded._index = known
         return loaded
+
+
+def _flat_fp16(dim: int) -> faiss.IndexScalarQuantizer:
+    """An exact index over fp16 codes: the precision vectors are stored in, at half the memory to scan."""
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
 
 
 def _sha256(path: Path, size: int) -> bytes:

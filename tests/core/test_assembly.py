@@ -16,13 +16,15 @@ from nexint_core import (
     InvalidArgument,
     MemoryManager,
     NexintError,
+    Page,
     PageTooLarge,
     QuarantineViolation,
     StepClock,
     Tier,
 )
-from nexint_core.assembly import SECTION_NAMES, AssembledPrompt, check_sections
+from nexint_core.assembly import SECTION_NAMES, AssembledPrompt, assemble_prompt, check_sections
 from nexint_core.clock import format_time
+from nexint_core.tokens import get_tokenizer
 from tests.conftest import CountingTokenizer
 
 MEMORY_SECTIONS = ("core", "summaries", "archive", "recent")
@@ -35,7 +37,8 @@ HEADERS = {
 }
 FACT = "My locker combination is 3141."
 QUESTION = "What is my locker combination?"
-ARCHIVE_LABEL = re.compile(r"^\[(?P<id>[A-Z]+-\d{6}) (?P<date>\d{4}-\d{2}-\d{2})\] ")
+ARCHIVE_LABEL = re.compile(r"^\[(?P<id>[A-Z]+-\d{6})\] ")
+DAY_LINE = re.compile(r"^### (?P<date>\d{4}-\d{2}-\d{2})$")
 
 
 def make(limit: int = 160, **kwargs: Any) -> MemoryManager:
@@ -99,7 +102,7 @@ def test_assemble_keeps_absent_sections_out_of_the_text_but_in_sections() -> Non
         prompt.section("bogus")
 
 
-def test_assemble_labels_archive_pages_with_id_and_date_in_write_order() -> None:
+def test_assemble_labels_archive_pages_with_id_under_their_day_in_write_order() -> None:
     mmu = make(120, core_budget=0, page_in_budget=80, clock=StepClock("2026-03-04T23:59:59Z", step=1.0))
     first = mmu.write("user", "The garage door code is 4417 and the locker combination is 3141.")
     mmu.write("user", "Nothing to see.")
@@ -117,11 +120,18 @@ def test_assemble_labels_archive_pages_with_id_and_date_in_write_order() -> None
     assert len(first) == 2
     assert archive.page_ids == sorted(archive.page_ids, key=lambda page_id: mmu.get(page_id).vaddr)  # chronological
     assert archive.page_ids.index(last[0]) > archive.page_ids.index(first[0])  # though the later page scored higher
-    for match in labelled:
-        assert match is not None
-        assert match["date"] == format_time(mmu.get(match["id"]).created or 0.0)[:10]
-    assert {match["date"] for match in labelled if match} == {"2026-03-04", "2026-03-05"}  # the clock crossed midnight
-    assert "\n".join([HEADERS["archive"], *lines]) in prompt.text
+    block = prompt.text.split(HEADERS["archive"] + "\n", 1)[1].split("\n## ", 1)[0].split("\n")
+    day = None
+    for line in block:  # each line sits under the line naming its page's day; a day is named once
+        if (match := DAY_LINE.match(line)) is not None:
+            assert match["date"] != day
+            day = match["date"]
+        else:
+            page_id = ARCHIVE_LABEL.match(line)["id"]  # type: ignore[index]
+            assert day == format_time(mmu.get(page_id).created or 0.0)[:10]
+    assert [line for line in block if DAY_LINE.match(line)] == ["### 2026-03-04", "### 2026-03-05"]  # crossed midnight
+    assert [line for line in block if not DAY_LINE.match(line)] == lines
+    assert archive.tokens == mmu.tokenizer.count("\n".join([HEADERS["archive"], *block]) + "\n")  # exact, day lines too
 
 
 def test_assemble_renders_recent_turns_as_role_lines_and_role_messages() -> None:
@@ -423,7 +433,7 @@ def test_assemble_a_new_query_changes_only_the_tail() -> None:
     shared = first.text[: first.text.index("user: first question")]
     assert second.text.startswith(shared)
     assert 0 < second.stable_prefix_tokens < second.tokens
-    assert second.stable_prefix_tokens == mmu.tokenizer.count(shared.rstrip("\n"))
+    assert second.stable_prefix_tokens == mmu.tokenizer.count(shared)  # its lines with their line breaks
 
 
 # -- cost ---------------------------------------------------------------------------------------------------------
@@ -560,3 +570,40 @@ def test_page_in_leaves_the_best_resident_match_most_recently_used() -> None:
     mmu.page_in("What is my locker code at the gym?")
     mmu.page_in("What is my locker code at the gym?")
     assert mmu.get(fact).tier is Tier.ACTIVE
+
+
+@pytest.mark.parametrize("shares", [{}, {"archive": 0.2, "recent": 0.2}, {"archive": 0.5, "recent": 0.1}])
+@pytest.mark.parametrize("budget", range(40, 700, 13))
+def test_assemble_gives_unused_room_back_without_passing_the_budget(budget: int, shares: dict[str, float]) -> None:
+    """Archive and recent both overflow their shares while core and summaries (and shares under 1) leave
+    room: the room goes back to what was left out (archive first), and the prompt still fits, counted exactly."""
+    words = ["apple pie", "budget", "ledger.", "night!", "Mel's car", "code 4417", "(draft)", "über"]
+    pages = [
+        Page(f"MSG-{n:06d}", f"{words[n % 8]} " * (1 + n * 5 % 9), 0, created=86_400.0 * (n // 3), vaddr=n)
+        for n in range(1, 40)
+    ]
+    tokenizer = get_tokenizer(None)
+    for page in pages:
+        page.tokens = tokenizer.count(page.content)
+    prompt = assemble_prompt(
+        "what about the budget?",
+        budget=budget,
+        tokenizer=tokenizer,
+        core=[],
+        summaries=[],
+        archive=pages[::2],
+        recent=pages[1::2],
+        sections=shares,
+    )
+    assert prompt.tokens == tokenizer.count(prompt.text)
+    assert prompt.tokens <= budget
+    free = budget - prompt.tokens
+    shown = set(prompt.lines)
+    for page in pages[::2]:  # given back first: the room left cannot hold any archive page left out
+        if page.id in {out.page_id for out in prompt.left_out}:
+            day = f"### {format_time(page.created or 0.0)[:10]}"
+            need = tokenizer.count(f"[{page.id}] {page.content}\n") + (
+                0 if day in shown else tokenizer.count(day + "\n")
+            )
+            assert need > free, (page.id, need, free)
+    assert sum(section.tokens for section in prompt.sections) == prompt.tokens

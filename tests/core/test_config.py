@@ -89,8 +89,8 @@ def test_policy_config_defaults_every_other_field(tmp_path: Path) -> None:
     assert config.page_in_budget_tokens is None
     assert config.sections == dict(DEFAULT_SECTIONS)
     assert config.scoring == ScoringConfig()
-    assert (config.scoring.relevance, config.scoring.importance, config.scoring.recency) == (0.6, 0.15, 0.15)
-    assert (config.scoring.frequency, config.scoring.candidates) == (0.1, 40)
+    assert (config.scoring.relevance, config.scoring.importance, config.scoring.recency) == (0.85, 0.05, 0.05)
+    assert (config.scoring.frequency, config.scoring.candidates, config.scoring.vector) == (0.05, 40, 0.3)
     assert config.summary == SummaryConfig()
     assert config.summary.enabled is False
     assert PolicyConfig() == parse_policy({"policy": {}})

@@ -73,21 +73,21 @@ def test_page_in_brings_back_an_evicted_fact() -> None:
     match = SCORE.fullmatch(event.reason)
     assert match is not None, event.reason
     assert match["ranks"] == "bm25 #1, vector #1"
-    assert (match["relevance"], match["importance"], match["recency"], match["frequency"]) == (
-        "1.00",
-        "0.50",
-        "1.00",
-        "0.00",
-    )
-    assert float(match["score"]) == pytest.approx(0.825, abs=1e-3)
+    assert (match["importance"], match["recency"], match["frequency"]) == ("0.50", "1.00", "0.00")
+    cosine = mmu.store.search_vector(mmu.store.embedder.embed([QUESTION])[0], namespaces=["default"], k=1)[0].score
+    relevance = (1.0 + 0.3 * cosine) / 1.3  # the best BM25 hit, plus 0.3 of its cosine, over 1.3
+    assert match["relevance"] == f"{relevance:.2f}"
+    assert float(match["score"]) == pytest.approx(0.85 * relevance + 0.05 * 0.5 + 0.05 * 1.0, abs=1e-3)
     assert_within_limit(mmu)
 
 
 def test_page_in_returns_only_pages_it_moved() -> None:
     mmu = make(limit=200)
     fact = mmu.write("user", FACT)[0]
+    for topic in ("lunch", "rain", "trains"):  # farther from the fact than the turns read with it
+        mmu.write("user", f"An active note about {topic}.")
     mmu.write("user", "An archived note about bicycles.")
-    mmu.page_out("MSG-000002")
+    mmu.page_out("MSG-000005")
     before = mmu.events.last_seq
     assert mmu.page_in(QUESTION) == []  # the fact is still active: nothing to promote
     assert mmu.get(fact).tier is Tier.ACTIVE
@@ -164,7 +164,7 @@ def test_page_in_router_counts_every_route() -> None:
     mmu.page_in(QUESTION, budget=0)
     assert mmu.get(fact).tier is Tier.SWAP
     assert mmu.events.filter(action="page_in") == []
-    assert mmu.page_in(QUESTION) == [fact]
+    assert mmu.page_in(QUESTION)[0] == fact
     assert mmu.route_counts() == {
         "retrieve": 1,
         "skip_empty_archive": 1,
@@ -277,10 +277,12 @@ def locker_session() -> tuple[MemoryManager, list[PageId]]:
 def test_page_in_brings_the_turns_before_and_after_when_room_allows() -> None:
     mmu, (before, fact, after) = locker_session()
     ids = mmu.page_in(QUESTION)
-    assert ids == [fact, before, after]
+    assert ids[:3] == [fact, before, after]  # the match, then the turns around it, nearest first
     reasons = {event.memory_id: event.reason for event in mmu.events.filter(action="page_in")}
-    assert reasons[before] == f"neighbour of {fact} (previous turn)"
-    assert reasons[after] == f"neighbour of {fact} (next turn)"
+    assert reasons[before] == f"context of {fact} (turn before)"
+    assert reasons[after] == f"context of {fact} (turn after)"
+    assert ids[3:] == ["MSG-000004"]  # two turns after; there is nothing two turns before
+    assert reasons["MSG-000004"] == f"context of {fact} (turn after)"
     assert {before, fact, after} <= {page.id for page in mmu.active_pages()}
     assert_within_limit(mmu)
 
@@ -305,9 +307,9 @@ def test_page_in_brings_the_other_pages_of_a_multi_page_frame() -> None:
     assert ids[0] == recipe[1]
     assert set(recipe) <= set(ids)
     reasons = {event.memory_id: event.reason for event in mmu.events.filter(action="page_in")}
-    assert reasons[recipe[0]] == reasons[recipe[2]] == f"neighbour of {recipe[1]} (same turn)"
+    assert reasons[recipe[0]] == reasons[recipe[2]] == f"context of {recipe[1]} (same turn)"
     assert "MSG-000004" in ids
-    assert reasons["MSG-000004"] == f"neighbour of {recipe[1]} (next turn)"
+    assert reasons["MSG-000004"] == f"context of {recipe[1]} (turn after)"
 
 
 def test_page_in_skips_a_quarantined_neighbour() -> None:
