@@ -161,8 +161,9 @@ class NexintMemory:
         pass
 
     def turn(self, user: str, assistant: str, next_query: str) -> Any:
-        self.manager.write("user", user)
-        self.manager.write("assistant", assistant)
+        # One turn, one durable transaction, as the adapters save a turn (LangChain's save_context, the
+        # middleware, LlamaIndex's put_messages): both messages are acknowledged together.
+        self.manager.write_many([("user", user), ("assistant", assistant)])
         return self.manager.assemble(next_query).text
 
     def close(self) -> None:

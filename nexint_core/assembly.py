@@ -190,6 +190,16 @@ def _label(page: Page, dated: bool) -> str:
     return f"[{page.id}]"
 
 
+def _text_tokens(frame: list[Page], text: str, count: _Counter) -> int:
+    """Tokens of a turn's text as a line shows it; a one-page turn keeps the count on its page."""
+    if len(frame) > 1:
+        return count(f" {text}\n")
+    page = frame[0]
+    if page.line_tokens is None:
+        page.line_tokens = count._tokenizer.count(f" {text}\n")
+    return page.line_tokens
+
+
 def _day_line(day: str) -> str:
     return f"### {day}"
 
@@ -208,7 +218,10 @@ def _items(
         frames = frames_of(unit)
         turns = tuple((frame[0].role, " ".join(page.content for page in frame)) for frame in frames)
         prefixes = [_label(frame[0], dated) if labelled else f"{frame[0].role}:" for frame in frames]
-        tokens = sum(count(prefix) + count(f" {text}\n") for prefix, (_, text) in zip(prefixes, turns, strict=True))
+        tokens = sum(
+            count(prefix) + _text_tokens(frame, text, count)
+            for prefix, frame, (_, text) in zip(prefixes, frames, turns, strict=True)
+        )
         text = "\n".join(f"{prefix} {text}" for prefix, (_, text) in zip(prefixes, turns, strict=True))
         day = _day(unit[0].created) if by_day and unit[0].created is not None else None
         items.append(PromptItem(tuple(page.id for page in unit), unit[0].role, text, turns, tokens, day))

@@ -70,6 +70,8 @@ class Page:
     vaddr: int = -1
     metadata: dict[str, Any] = field(default_factory=dict)
     spilled: bool = False  # in swap of a durable store, content released from memory (get() reloads it)
+    # Tokens of the content as a prompt line shows it (" " + content + a line break): counted once, by assembly.
+    line_tokens: int | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.id = PageId(self.id)

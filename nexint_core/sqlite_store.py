@@ -95,6 +95,7 @@ CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
 _SCAN_CHUNK = 2_000
+_CHECKPOINT_EVERY = 1_000  # pages written between background WAL checkpoints (SQLite's default is 1,000 WAL pages)
 
 
 def _translate(exc: sqlite3.Error, db: Path) -> StoreError:
@@ -215,6 +216,10 @@ class SqliteSwapStore:
         self._unsaved = 0
         self._pending_events: list[tuple[str, PagingEvent]] = []
         self._loader: ThreadPoolExecutor | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None  # WAL checkpoints, off the writing thread
+        self._checkpoint: Future[None] | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._since_checkpoint = 0
         self._loading: dict[str, Future[tuple[VectorIndex, LexicalIndex, int, list[str]]]] = {}
         self._closed = False
         if self.path.exists() and not self.path.is_dir():
@@ -235,6 +240,7 @@ class SqliteSwapStore:
         try:
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._enable_wal()
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background instead
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
             self._create_if_missing()
@@ -426,6 +432,9 @@ class SqliteSwapStore:
             if len(self._added[namespace]) >= 10_000:  # catch up with other writers, forget our own ids
                 self._sync(namespace, index)
         self._unsaved += len(pages)
+        self._since_checkpoint += len(pages)
+        if self._since_checkpoint >= _CHECKPOINT_EVERY:
+            self._start_checkpoint()
         if self._unsaved >= self._save_every:
             self.save_indexes()
 
@@ -785,6 +794,24 @@ class SqliteSwapStore:
             self._save(namespace, index)
         self._unsaved = 0
 
+    def _start_checkpoint(self) -> None:
+        """Copy the WAL into the database in a background thread (SQLite would do it on the writing thread,
+        a few ms every thousand pages). A checkpoint still running is not doubled."""
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        if self._checkpointer is None:
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexint-checkpoint")
+        self._since_checkpoint = 0
+        self._checkpoint = self._checkpointer.submit(self._run_checkpoint)
+
+    def _run_checkpoint(self) -> None:
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(self.path / DB_NAME, check_same_thread=False, timeout=1.0)
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # busy or interrupted: the next one catches up, and closing the store checkpoints too
+
     def close(self) -> None:
         """Flush events, save indexes, close the database."""
         if self._closed:
@@ -792,6 +819,10 @@ class SqliteSwapStore:
         if self._loader is not None:
             self._loader.shutdown(wait=True, cancel_futures=True)
             self._loading.clear()
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=True)
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
         self.flush()
         if self._unsaved:
             self.save_indexes()
