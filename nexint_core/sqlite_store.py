@@ -90,12 +90,15 @@ CREATE TABLE events (
 CREATE INDEX events_by_memory ON events(memory_id);
 CREATE INDEX events_by_namespace ON events(namespace, event_seq);
 CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE deletions (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, namespace TEXT NOT NULL,
+    terms TEXT NOT NULL);
 """
 
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
 _SCAN_CHUNK = 2_000
-_CHECKPOINT_EVERY = 1_000  # pages written between background WAL checkpoints (SQLite's default is 1,000 WAL pages)
+_DELETIONS = next(statement for statement in _SCHEMA.split(";") if "TABLE deletions" in statement).strip()
+_CHECKPOINT_EVERY = 200  # pages written between background WAL checkpoints (about SQLite's 1,000 WAL frames)
 
 
 def _translate(exc: sqlite3.Error, db: Path) -> StoreError:
@@ -211,6 +214,9 @@ class SqliteSwapStore:
         self._indexes: dict[str, VectorIndex] = {}
         self._lexical: dict[str, LexicalIndex] = {}
         self._page_ids: list[str | None] = []  # page id by seq, for the indexed pages: hits need no lookup
+        self._data_version = -1
+        self._deletions_seen = 0
+        self._stale: dict[str, bool] = {}  # namespaces whose index may lag SQLite whatever data_version says
         self._synced: dict[str, int] = {}
         self._added: dict[str, set[int]] = {}
         self._unsaved = 0
@@ -293,6 +299,7 @@ class SqliteSwapStore:
         if version == 1:  # forward migration: BM25 moved from FTS5 into memory
             with self._transaction() as conn:
                 conn.execute("DROP TABLE IF EXISTS pages_fts")
+                conn.execute(_DELETIONS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
@@ -430,6 +437,7 @@ class SqliteSwapStore:
                 lexical.add(seqs[position], rows[position][19].split())
             self._added[namespace].update(added.tolist())
             if len(self._added[namespace]) >= 10_000:  # catch up with other writers, forget our own ids
+                self._stale[namespace] = True
                 self._sync(namespace, index)
         self._unsaved += len(pages)
         self._since_checkpoint += len(pages)
@@ -462,8 +470,12 @@ class SqliteSwapStore:
         return replaced
 
     def _delete_row(self, conn: _Guarded, page_id: str) -> tuple[int, str, str] | None:
+        """Delete a page, logging it so other processes drop it from their in-memory indexes."""
         row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, terms", (page_id,)).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+        if row is None:
+            return None
+        conn.execute("INSERT INTO deletions(seq, namespace, terms) VALUES (?, ?, ?)", row)
+        return int(row[0]), str(row[1]), str(row[2])
 
     def _know(self, pairs: Iterable[tuple[int, str]]) -> None:
         """Remember the page ids of indexed seqs."""
@@ -674,6 +686,7 @@ class SqliteSwapStore:
             self._indexes[namespace], self._lexical[namespace] = index, lexical
             self._added[namespace] = set()
             self._synced[namespace] = synced
+            self._stale[namespace] = True
         self._sync(namespace, index)
         return index
 
@@ -752,8 +765,31 @@ class SqliteSwapStore:
         vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), dim)
         index.add(ids, vectors.astype(np.float32))
 
+    def _others_wrote(self) -> bool:
+        """Whether another connection committed since the last look (SQLite's data_version)."""
+        with self._lock:
+            version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        changed, self._data_version = version != self._data_version, version
+        return changed
+
+    def _catch_up_deletions(self) -> None:
+        """Drop from the loaded indexes the pages other processes deleted since the last look."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, seq, namespace, terms FROM deletions WHERE id > ? ORDER BY id", (self._deletions_seen,)
+            ).fetchall()
+        if rows:
+            known = self._page_ids
+            self._unindex([(seq, ns, terms) for _, seq, ns, terms in rows if seq < len(known) and known[seq]])
+            self._deletions_seen = int(rows[-1][0])
+
     def _sync(self, namespace: str, index: VectorIndex) -> None:
-        """Index the pages other processes wrote since the last look."""
+        """Index the pages other processes wrote since the last look, and drop those they deleted."""
+        if self._others_wrote():
+            self._stale.update(dict.fromkeys(self._indexes, True))
+        if not self._stale.pop(namespace, False):
+            return
+        self._catch_up_deletions()
         with self._lock:
             rows = self._conn.execute(
                 "SELECT seq, embedding, terms, id FROM pages WHERE namespace = ? AND seq > ? ORDER BY seq",

@@ -62,8 +62,11 @@ class Candidate:
     @property
     def distinct(self) -> bool:
         """Whether it matched on more than common words: a BM25 score of a term in under about a third of
-        the pages, or a close vector. Only such matches bring the turns around them."""
-        return self.bm25 >= DISTINCT_BM25 or self.cosine >= DISTINCT_COSINE
+        the pages, or, found by the vector search alone, a close vector. Only such matches bring the turns
+        around them. (A short page shares a close hashed vector with a query of one common word.)"""
+        if self.lexical_rank is not None:
+            return self.bm25 >= DISTINCT_BM25
+        return self.cosine >= DISTINCT_COSINE
 
     def reason(self) -> str:
         """The human-readable score breakdown logged with the page-in."""

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zlib
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nexint_core import HashingEmbedder, InvalidArgument, SentenceTransformerEmbedder, SqliteSwapStore
-from nexint_core.embedders import content_words, stem
+from nexint_core.embedders import content_terms, content_words, stem
 
 
 def test_embedders_hashing_vectors_are_unit_length_and_deterministic() -> None:
@@ -79,3 +81,24 @@ def test_embedders_power_durability_fsyncs_every_commit(tmp_path: Path) -> None:
         assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     with pytest.raises(InvalidArgument):
         SqliteSwapStore(tmp_path / "other", durability="sometimes")
+
+
+def _hashing_v1(texts: list[str], dim: int = 256) -> np.ndarray:
+    """hashing-v1 as first written (one CRC32 per feature, no cache): stores keep vectors made by it."""
+    out = np.zeros((len(texts), dim))
+    for row, text in enumerate(texts):
+        words = [stem(word) for word in content_words(text)]
+        features = [(word, 1.0) for word in words] + [(f"{a} {b}", 0.5) for a, b in pairwise(words)]
+        for feature, weight in features:
+            code = zlib.crc32(feature.encode("utf-8"))
+            out[row, code % dim] += weight if code & 0x80000000 else -weight
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def test_embedders_hashing_vectors_are_those_of_hashing_v1() -> None:
+    texts = ["My locker code at the gym is 4512.", "", "Otters, otters everywhere!", "a the of", "日本 の 夏 summer"]
+    embedder = HashingEmbedder()
+    for _ in range(2):  # the second pass reads the feature cache
+        assert np.array_equal(embedder.embed(texts), _hashing_v1(texts))
+    assert np.array_equal(embedder.embed_terms([content_terms(text) for text in texts]), _hashing_v1(texts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +13,14 @@ from nexint_core import (
     Action,
     InvalidArgument,
     MemoryManager,
+    Page,
     PageId,
     PagingEvent,
     StepClock,
     Tier,
     rebuild_from_events,
 )
+from nexint_core.sqlite_store import SqliteSwapStore
 from nexint_core.swapper import ScoringWeights
 from tests.conftest import CountingTokenizer
 
@@ -541,3 +544,46 @@ def test_page_in_does_not_call_the_tokenizer(counting_tokenizer: CountingTokeniz
     mmu.page_in("what is it?")
     assert len(ids) > 1
     assert (counting_tokenizer.calls, counting_tokenizer.chars) == (calls, chars)
+
+
+def test_page_in_brings_no_context_for_a_match_on_common_words_only() -> None:
+    """A turn that matched only on a word most pages share is paged in alone: its neighbour (here, the
+    fact) is not its context, and would only crowd the prompt. A distinct match brings it."""
+    mmu = make(limit=80, page_in_budget=60)
+    weather = mmu.write("user", "The weather today.", importance=1.0)[0]
+    fact = mmu.write("user", FACT)[0]
+    for i in range(14):
+        mmu.write("assistant", f"Filler {i}: more rain, the weather again, and buses.")
+    assert (mmu.get(weather).tier, mmu.get(fact).tier) == (Tier.SWAP, Tier.SWAP)
+    ids = mmu.page_in("weather")  # in every page but the fact: a match on a common word
+    assert ids[0] == weather
+    assert fact not in ids
+    assert not [event for event in mmu.events.filter(action="page_in") if event.reason.startswith("context of")]
+    mmu.page_out(weather)
+    ids = mmu.page_in("today")  # in one page only: a distinct match, read with its context
+    assert ids[:2] == [weather, fact]
+    assert mmu.events.filter(action="page_in", memory_id=fact)[-1].reason == f"context of {weather} (turn after)"
+
+
+def test_page_in_reads_spilled_pages_back_in_one_store_query(tmp_path: Path) -> None:
+    calls = {"get": 0, "contents": 0}
+
+    class Counting(SqliteSwapStore):
+        def get(self, page_id: str) -> Page | None:
+            calls["get"] += 1
+            return super().get(page_id)
+
+        def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
+            calls["contents"] += 1
+            return super().contents(page_ids)
+
+    with Counting(tmp_path / "store") as store:
+        mmu = make(limit=80, page_in_budget=60, store=store)
+        locker = [mmu.write("user", text)[0] for text in ("Let me tell you about my gym.", FACT, "Noted, safe.")]
+        chatter(mmu, 30)
+        assert {mmu.page_table.get(page_id).spilled for page_id in locker} == {True}  # content released
+        ids = mmu.page_in(QUESTION)
+        assert set(locker) <= set(ids)
+        assert mmu.page_table.get(locker[1]).content == FACT
+        assert calls == {"get": 0, "contents": 1}
+        mmu.close()

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nexint_core import InvalidArgument, TiktokenTokenizer, TokenizerUnavailable, get_tokenizer
 from nexint_core import tokens as tokens_module
@@ -72,3 +74,37 @@ def test_tokens_unknown_encoding_name_is_invalid_argument() -> None:
 def test_tokens_get_tokenizer_rejects_non_tokenizers() -> None:
     with pytest.raises(InvalidArgument):
         get_tokenizer(42)  # type: ignore[arg-type]
+
+
+_FRAGMENTS = [*"ab Zé1 .,!?'\"-:;[]()/#\n\r\t", "'s", "日本", "🙂", "  ", "\n\n", "//"]
+_TEXT = st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join)
+_START = st.sampled_from([*"A[u(.'1é🙂#/-", "user:", "[MSG-000001]", "##"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_START, _TEXT), min_size=1, max_size=6))
+def test_tokens_cl100k_counts_lines_that_start_with_a_non_space_additively(parts: list[tuple[str, str]]) -> None:
+    """What prompt assembly relies on: a text joined by line breaks counts as the sum of its lines, each
+    counted with its line break, when every line after the first starts with a non-space character."""
+    tokenizer = get_tokenizer("cl100k_base")
+    assert getattr(tokenizer, "line_additive", False)
+    lines = [start + rest for start, rest in parts]
+    whole = tokenizer.count("\n".join(lines))
+    assert whole == sum(tokenizer.count(line + "\n") for line in lines[:-1]) + tokenizer.count(lines[-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["[MSG-000123]", "user:", "assistant:", "[TOL-000004]", "[S-12]"]), _TEXT, _START)
+def test_tokens_cl100k_counts_a_labelled_line_as_label_plus_text(label: str, text: str, following: str) -> None:
+    """A prompt line is a label (ending in punctuation), a space and the text: its count splits there."""
+    tokenizer = get_tokenizer("cl100k_base")
+    whole = tokenizer.count(f"{label} {text}\n{following}")
+    assert whole == tokenizer.count(label) + tokenizer.count(f" {text}\n") + tokenizer.count(following)
+
+
+def test_tokens_o200k_is_not_line_additive() -> None:
+    """o200k's punctuation pre-token takes line breaks and slashes after it, across a line."""
+    tokenizer = get_tokenizer("o200k_base")
+    assert not getattr(tokenizer, "line_additive", True)
+    lines = ['[1?-"', "//."]
+    assert tokenizer.count("\n".join(lines)) != tokenizer.count(lines[0] + "\n") + tokenizer.count(lines[1])

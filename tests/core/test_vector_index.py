@@ -113,3 +113,37 @@ def test_bad_arguments() -> None:
         VectorIndex(DIM, kind="hnsw")
     with pytest.raises(InvalidArgument, match="shape"):
         VectorIndex(DIM).add(np.arange(2, dtype=np.int64), unit_vectors(3))
+
+
+def test_vector_index_reads_a_float32_flat_index_saved_by_nexint_0_1(tmp_path: Path) -> None:
+    import hashlib
+
+    import faiss
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((50, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    legacy = faiss.IndexIDMap2(faiss.IndexFlatIP(16))
+    legacy.add_with_ids(vectors, np.arange(100, 150, dtype=np.int64))
+    path = tmp_path / "legacy.faiss"
+    faiss.write_index(legacy, str(path))
+    body = path.read_bytes()
+    path.write_bytes(body + hashlib.sha256(body).digest() + b"NXVI0001")  # the trailer every version writes
+    index = VectorIndex.load(path, 16)
+    assert index.is_flat
+    assert index.search(vectors[7], 1)[0][0] == 107
+    index.add(np.array([200], dtype=np.int64), vectors[:1])
+    assert {hit for hit, _ in index.search(vectors[0], 2)} == {100, 200}
+
+
+def test_vector_index_flat_search_is_exact_over_fp16_codes() -> None:
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((500, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(32, kind="flat")
+    index.add(np.arange(1, 501, dtype=np.int64), vectors)
+    query = rng.standard_normal(32).astype(np.float32)
+    exact = vectors.astype(np.float16).astype(np.float32) @ query
+    found = index.search(query, 10)
+    assert [hit for hit, _ in found] == [int(i) + 1 for i in np.argsort(-exact, kind="stable")[:10]]
+    assert [score for _, score in found] == pytest.approx(sorted(exact, reverse=True)[:10], abs=1e-4)
