@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The LoCoMo benchmark (CC BY-NC 4.0) for `make bench`: read in place, never copied into the repository.
+LOCOMO ?= ../shared/data/locomo10.json
 
 .PHONY: demo test lint typecheck pytest bench clean
 
@@ -33,6 +35,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/swap.py --dir .bench --json docs/swap-benchmark.json
 	$(PY) benchmarks/swap_reopen.py .bench/store --json docs/swap-reopen-benchmark.json
 	$(PY) benchmarks/assembly.py --json docs/assembly-benchmark.json
+	$(PY) -m nexint_core.cli bench recall --data $(LOCOMO) --json > docs/recall-benchmark.json
+	$(PY) -m nexint_core.cli bench recall --data $(LOCOMO) --protocol interleaved --json \
+		> docs/recall-interleaved-benchmark.json
+	$(PY) -m nexint_core.cli bench latency --json docs/latency-benchmark.json --plot docs/latency.png
+	$(PY) scripts/benchmarks_md.py --locomo $(LOCOMO)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench

@@ -3,9 +3,10 @@
 A turn writes a user and an assistant message (20-120 words each, seeded) and gets the context for the
 next user message, under a 2,000-token limit counted with cl100k. Each point (one memory, one history
 length) runs in a fresh process, :mod:`nexint_bench._latency_worker`, which fills the history untimed,
-runs one untimed warm-up turn, then times up to ``--turns-per-point`` turns within ``--cap`` seconds.
+runs one untimed warm-up turn, then times up to ``--turns-per-point`` turns within ``--cap`` seconds
+(filling the history is not timed and has its own limit, ``--setup-cap``).
 
-A point that cannot be measured within the cap (predicted from the shorter histories, cut short, or
+A point that cannot be measured within the caps (predicted from the shorter histories, cut short, or
 killed for overrunning) is extrapolated from the impl's two longest measured histories by a power law
 fitted in log-log space, and marked ``extrapolated``. Timed turns add to the history, so the fit takes a
 measured point's history at its middle timed turn. When only one history was measured, the geometric
@@ -53,6 +54,7 @@ __all__ = [
 
 IMPL_NAMES: tuple[str, ...] = tuple(IMPLS)
 DEFAULT_LENGTHS = "100,1000,10000,100000"
+DEFAULT_SETUP_CAP = 600.0  # seconds to fill a history (not measured) before the timed turns
 _MAX_ANCHORS = 2  # extra lengths tried per impl to get a second measured point
 
 
@@ -138,16 +140,23 @@ def extrapolate(points: Sequence[tuple[float, float]], x: float) -> float:
 # -- running points --------------------------------------------------------------------------------
 
 
-def worker_timeout(cap: float) -> float:
-    """Seconds before a worker is killed: the cap, a margin for a turn it could not stop, and start-up."""
-    return cap + max(10.0, cap / 4) + 5.0
+def worker_timeout(cap: float, setup_cap: float = DEFAULT_SETUP_CAP) -> float:
+    """Seconds before a worker is killed: both caps, a margin for a turn it could not stop, and start-up."""
+    return setup_cap + cap + max(10.0, cap / 4) + 5.0
 
 
 def run_point(
-    impl: str, turns: int, *, measure_turns: int, cap: float, seed: int, timeout: float | None = None
+    impl: str,
+    turns: int,
+    *,
+    measure_turns: int,
+    cap: float,
+    seed: int,
+    setup_cap: float = DEFAULT_SETUP_CAP,
+    timeout: float | None = None,
 ) -> WorkerResult:
-    """Measure one point in a fresh Python process; kill it after ``timeout`` seconds (default from the cap)."""
-    timeout = worker_timeout(cap) if timeout is None else timeout
+    """Measure one point in a fresh Python process; kill it after ``timeout`` seconds (default from the caps)."""
+    timeout = worker_timeout(cap, setup_cap) if timeout is None else timeout
     with tempfile.TemporaryDirectory(prefix="nexint-latency-") as workdir:
         command = [
             sys.executable,
@@ -157,6 +166,7 @@ def run_point(
             f"--turns={turns}",
             f"--measure={measure_turns}",
             f"--cap={cap!r}",
+            f"--setup-cap={setup_cap!r}",
             f"--seed={seed}",
             f"--dir={workdir}",
         ]
@@ -187,8 +197,10 @@ def _series(rows: Sequence[dict[str, Any]], key: str) -> list[tuple[float, float
     return [(int(r["history_turns"]) + (int(r["measured_turns"]) + 1) / 2, float(r[key])) for r in rows]
 
 
-def _predicted_overrun(rows: Sequence[dict[str, Any]], turns: int, cap: float) -> str | None:
-    """Why a point at ``turns`` would not fit the cap, judged from the impl's measured rows; None if it may."""
+def _predicted_overrun(
+    rows: Sequence[dict[str, Any]], turns: int, cap: float, setup_cap: float = DEFAULT_SETUP_CAP
+) -> str | None:
+    """Why a point at ``turns`` would not fit its caps, judged from the impl's measured rows; None if it may."""
     if not rows:
         return None
     last = rows[-1]
@@ -197,10 +209,11 @@ def _predicted_overrun(rows: Sequence[dict[str, Any]], turns: int, cap: float) -
     per_turn = float(last["p50_ms"]) / 1000
     if len(rows) >= 2:
         per_turn = max(per_turn, extrapolate(_series(rows, "p50_ms"), turns) / 1000)
-    need = fixed + prefill + per_turn * (MIN_TURNS + 1)  # the warm-up turn, then the fewest measured turns
-    if need > cap:
+    if fixed + prefill + per_turn > setup_cap:  # the fill, start-up and the warm-up turn
+        return f"predicted {fixed + prefill:,.0f} s to fill the history, over the {setup_cap:g} s setup cap"
+    if per_turn * MIN_TURNS > cap:
         return (
-            f"predicted {need:,.0f} s for setup and {MIN_TURNS} turns from the shorter histories, "
+            f"predicted {per_turn * MIN_TURNS:,.0f} s for {MIN_TURNS} turns from the shorter histories, "
             f"over the {cap:g} s cap"
         )
     return None
@@ -263,8 +276,10 @@ def bench(
     seed: int = 0,
     progress: Callable[[str], None] = lambda line: None,
     runner: Runner = run_point,
+    setup_cap: float = DEFAULT_SETUP_CAP,
 ) -> tuple[list[Point], list[str]]:
     """Measure (or extrapolate) every impl at every length; returns the points and the worker failures."""
+    setup = {"setup_cap": setup_cap} if setup_cap != DEFAULT_SETUP_CAP else {}  # test runners need not take it
     points: list[Point] = []
     failures: list[str] = []
     for impl in impls:
@@ -272,11 +287,11 @@ def bench(
         blocked = ""  # set once a length could not be measured: longer ones cannot be either
         anchors = 0
         for turns in sorted(lengths):
-            reason = blocked or _predicted_overrun(rows, turns, cap) or ""
+            reason = blocked or _predicted_overrun(rows, turns, cap, setup_cap) or ""
             row: dict[str, Any] | None = None
             if not reason:
                 progress(f"{impl} @ {turns:,} turns ...")
-                result = runner(impl, turns, measure_turns=turns_per_point, cap=cap, seed=seed)
+                result = runner(impl, turns, measure_turns=turns_per_point, cap=cap, seed=seed, **setup)
                 row, reason = result.row, result.reason
                 if result.crashed:
                     failures.append(f"{impl} @ {turns:,} turns: {reason}")
@@ -295,11 +310,11 @@ def bench(
             high = turns
             while len(rows) == 1 and anchors < _MAX_ANCHORS:
                 middle = round(math.sqrt(low * high))
-                if not low < middle < high or _predicted_overrun(rows, middle, cap):
+                if not low < middle < high or _predicted_overrun(rows, middle, cap, setup_cap):
                     break
                 anchors += 1
                 progress(f"{impl} @ {middle:,} turns (anchor for the fit) ...")
-                result = runner(impl, middle, measure_turns=turns_per_point, cap=cap, seed=seed)
+                result = runner(impl, middle, measure_turns=turns_per_point, cap=cap, seed=seed, **setup)
                 if result.crashed:
                     failures.append(f"{impl} @ {middle:,} turns: {result.reason}")
                     break
@@ -434,7 +449,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--turns-per-point", type=int, default=200, help="turns timed per point, at most (default: 200)"
     )
-    parser.add_argument("--cap", type=float, default=120.0, help="seconds per point, setup included (default: 120)")
+    parser.add_argument("--cap", type=float, default=120.0, help="seconds of timed turns per point (default: 120)")
+    parser.add_argument(
+        "--setup-cap",
+        type=float,
+        default=DEFAULT_SETUP_CAP,
+        help=f"seconds to fill a point's history, not timed (default: {DEFAULT_SETUP_CAP:g})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the conversation's seed (default: 0)")
     parser.add_argument("--json", dest="json_path", help="write the rows to this JSON file")
     parser.add_argument("--plot", dest="plot_path", help="write a log-log PNG of p50 against history length")
@@ -447,6 +468,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     lengths = parse_lengths(args.lengths)
     if not (math.isfinite(args.cap) and args.cap > 0):
         raise InvalidArgument(f"--cap must be a positive number of seconds, got {args.cap}")
+    if not (math.isfinite(args.setup_cap) and args.setup_cap > 0):
+        raise InvalidArgument(f"--setup-cap must be a positive number of seconds, got {args.setup_cap}")
     if args.turns_per_point < MIN_TURNS:
         raise InvalidArgument(f"--turns-per-point must be at least {MIN_TURNS}, got {args.turns_per_point}")
     json_path = _writable("--json", args.json_path)
@@ -459,7 +482,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     started = time.perf_counter()
     points, failures = bench(
-        impls, lengths, turns_per_point=args.turns_per_point, cap=args.cap, seed=args.seed, progress=progress
+        impls,
+        lengths,
+        turns_per_point=args.turns_per_point,
+        cap=args.cap,
+        seed=args.seed,
+        progress=progress,
+        setup_cap=args.setup_cap,
     )
     progress(f"done in {time.perf_counter() - started:,.0f} s")
     if json_path is not None:

@@ -188,7 +188,9 @@ def test_a_point_over_a_tiny_cap_is_extrapolated() -> None:
 
 def test_a_point_predicted_over_the_cap_is_extrapolated_from_the_measured_ones() -> None:
     lines: list[str] = []
-    points, failures = bench(["nexint"], [20, 40, 100_000], turns_per_point=5, cap=20.0, progress=lines.append)
+    points, failures = bench(
+        ["nexint"], [20, 40, 100_000], turns_per_point=5, cap=20.0, setup_cap=20.0, progress=lines.append
+    )
     assert failures == []
     short, longer, longest = points
     assert not short.extrapolated
