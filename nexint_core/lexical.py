@@ -11,11 +11,17 @@ unsearchable until the index is rebuilt: a rare term it is not).
 
 from __future__ import annotations
 
+import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from nexint_core.errors import StoreCorrupted
+from nexint_core.files import save_checked, verify_checked
 
 __all__ = ["POSTING_BUDGET", "LexicalIndex"]
 
@@ -23,6 +29,7 @@ __all__ = ["POSTING_BUDGET", "LexicalIndex"]
 # most a few hundred microseconds however large the archive (a term in more pages is dropped from the query).
 POSTING_BUDGET = 5_000
 
+_MAGIC = b"NXLX0001"
 _SEQ_SHIFT = 24
 _LEN_MASK = 0xFFFF
 _TF_MASK = 0xFF
@@ -138,3 +145,64 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k] if len(unique) > k else np.arange(len(unique))
         top = top[np.lexsort((unique[top], -scores[top]))]
         return [(int(unique[i]), float(scores[i])) for i in top]
+
+    def save(self, path: Path, meta: Mapping[str, Any]) -> None:
+        """Write the index (and ``meta``, a JSON object) atomically with a checksum, streaming the postings."""
+
+        def write(tmp: Path) -> None:
+            terms = list(self._postings)
+            overflow = list(self._overflow)
+            header = {
+                "meta": dict(meta),
+                "docs": self.docs,
+                "total_length": self.total_length,
+                "budget": self._budget,
+                "terms": len(terms),
+                "overflow": len(overflow),
+            }
+            with open(tmp, "wb") as handle:
+                head = json.dumps(header).encode("utf-8")
+                handle.write(len(head).to_bytes(8, "little") + head)
+                for words in (terms, overflow):  # terms never hold a line break
+                    block = "\n".join(words).encode("utf-8")
+                    handle.write(len(block).to_bytes(8, "little") + block)
+                array("q", [len(self._postings[term]) for term in terms]).tofile(handle)
+                array("q", [self._overflow[term] for term in overflow]).tofile(handle)
+                for term in terms:
+                    self._postings[term].tofile(handle)
+
+        save_checked(path, write, _MAGIC)
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[LexicalIndex, dict[str, Any]]:
+        """Read a saved index and its ``meta``; raises :class:`StoreCorrupted` if the file is damaged."""
+        size = verify_checked(path, _MAGIC, "BM25 index")
+        try:
+            data = memoryview(path.read_bytes())[:size]
+            at = 8 + int.from_bytes(data[:8], "little")
+            header = json.loads(bytes(data[8:at]))
+            blocks = []
+            for _ in range(2):
+                length = int.from_bytes(data[at : at + 8], "little")
+                text = bytes(data[at + 8 : at + 8 + length]).decode("utf-8")
+                blocks.append(text.split("\n") if text else [])
+                at += 8 + length
+            terms, overflow = blocks
+            if (len(terms), len(overflow)) != (header["terms"], header["overflow"]):
+                raise ValueError("term counts do not match the header")
+            counts = np.frombuffer(data[at : at + 8 * len(terms)], dtype=np.int64)
+            at += 8 * len(terms)
+            overflow_counts = np.frombuffer(data[at : at + 8 * len(overflow)], dtype=np.int64)
+            at += 8 * len(overflow)
+            index = cls(int(header["budget"]))
+            for term, count in zip(terms, counts.tolist(), strict=True):
+                entries = index._postings[term] = array("q")
+                entries.frombytes(data[at : at + 8 * count])
+                at += 8 * count
+            if at != size:
+                raise ValueError("postings do not fill the file")
+            index._overflow = dict(zip(overflow, overflow_counts.tolist(), strict=True))
+            index.docs, index.total_length = int(header["docs"]), int(header["total_length"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise StoreCorrupted(f"BM25 index {path} is unreadable: {exc}") from None
+        return index, dict(header["meta"])

@@ -217,6 +217,7 @@ class SqliteSwapStore:
         self._data_version = -1
         self._deletions_seen = 0
         self._stale: dict[str, bool] = {}  # namespaces whose index may lag SQLite whatever data_version says
+        self._fresh_lexical: set[str] = set()  # BM25 indexes built from SQLite and not saved yet
         self._synced: dict[str, int] = {}
         self._added: dict[str, set[int]] = {}
         self._unsaved = 0
@@ -722,7 +723,58 @@ class SqliteSwapStore:
         if len(missing):
             self._save(namespace, index)
         synced = int(seqs.max()) if len(seqs) else 0
-        return index, self._build_lexical(namespace, synced), synced, problems
+        lexical = self._load_lexical(namespace, synced, problems)
+        if lexical is None:
+            lexical = self._build_lexical(namespace, synced)
+            self._fresh_lexical.add(namespace)  # saved on close, so the next open need not rebuild it
+        return index, lexical, synced, problems
+
+    def _lexical_path(self, namespace: str) -> Path:
+        return self.path / "vectors" / f"{_ns_token(namespace)}.lex"
+
+    def _load_lexical(self, namespace: str, up_to: int, problems: list[str]) -> LexicalIndex | None:
+        """The namespace's saved BM25 index brought up to seq ``up_to`` (None if there is no usable file).
+
+        The file says up to which seq it holds the pages and up to which entry of the deletions log it has
+        dropped theirs; what came after is applied from SQLite.
+        """
+        path = self._lexical_path(namespace)
+        if not path.exists():
+            return None
+        try:
+            lexical, meta = LexicalIndex.load(path)
+            base, seen = int(meta["synced"]), int(meta["deletions_seen"])
+        except (StoreCorrupted, KeyError, ValueError, TypeError) as exc:
+            problems.append(f"{exc}; rebuilding it from SQLite")
+            return None
+        last = base
+        while last < up_to:  # pages written since the save
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, terms, id FROM pages WHERE namespace = ? AND seq > ? AND seq <= ?"
+                    " ORDER BY seq LIMIT ?",
+                    (namespace, last, up_to, _SCAN_CHUNK * 5),
+                ).fetchall()
+            if not rows:
+                break
+            lexical.add_many((seq, terms.split()) for seq, terms, _ in rows)
+            with self._lock:
+                self._know((seq, page_id) for seq, _, page_id in rows)
+            last = int(rows[-1][0])
+        with self._lock:
+            self._know(
+                self._conn.execute(
+                    "SELECT seq, id FROM pages WHERE namespace = ? AND seq <= ?", (namespace, base)
+                ).fetchall()
+            )
+            gone = self._conn.execute(
+                "SELECT seq, terms FROM deletions WHERE id > ? AND namespace = ? AND seq <= ?", (seen, namespace, base)
+            ).fetchall()
+            for seq, terms in gone:  # pages deleted since the save
+                lexical.remove(seq, terms.split())
+                if seq < len(self._page_ids):
+                    self._page_ids[seq] = None
+        return lexical
 
     def _build_lexical(self, namespace: str, up_to: int) -> LexicalIndex:
         """The namespace's BM25 index, built from the terms stored with each page up to seq ``up_to``."""
@@ -825,10 +877,19 @@ class SqliteSwapStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def save_indexes(self) -> None:
-        """Write every loaded FAISS index atomically."""
+        """Write every loaded FAISS and BM25 index atomically (each BM25 index after catching up with SQLite,
+        so the file holds exactly the pages up to the seq it names)."""
         for namespace, index in self._indexes.items():
             self._save(namespace, index)
+            self._save_lexical(namespace, index)
         self._unsaved = 0
+
+    def _save_lexical(self, namespace: str, index: VectorIndex) -> None:
+        self._stale[namespace] = True
+        self._sync(namespace, index)
+        meta = {"synced": self._synced[namespace], "deletions_seen": self._deletions_seen}
+        self._lexical[namespace].save(self._lexical_path(namespace), meta)
+        self._fresh_lexical.discard(namespace)
 
     def _start_checkpoint(self) -> None:
         """Copy the WAL into the database in a background thread (SQLite would do it on the writing thread,
@@ -862,6 +923,9 @@ class SqliteSwapStore:
         self.flush()
         if self._unsaved:
             self.save_indexes()
+        for namespace in list(self._fresh_lexical):
+            if namespace in self._indexes:
+                self._save_lexical(namespace, self._indexes[namespace])
         self._conn.close()
         self._closed = True
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nexint_core.errors import InvalidArgument, StoreCorrupted
+from nexint_core.files import save_checked, verify_checked
 
 __all__ = ["FLAT_LIMIT", "VectorIndex"]
 
@@ -32,16 +31,6 @@ def _single_thread() -> Iterator[None]:
             yield
         finally:
             faiss.omp_set_num_threads(before)
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    """Rename a synced temporary file over ``path`` and fsync the directory, so the rename is durable."""
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class VectorIndex:
@@ -139,32 +128,12 @@ class VectorIndex:
 
         FAISS writes straight to the temporary file (no in-memory copy of the index is made).
         """
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            faiss.write_index(self._index, str(tmp))
-            digest = _sha256(tmp, tmp.stat().st_size)
-            with open(tmp, "ab") as handle:
-                handle.write(digest + _MAGIC)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _replace(tmp, path)
+        save_checked(path, lambda tmp: faiss.write_index(self._index, str(tmp)), _MAGIC)
 
     @classmethod
     def load(cls, path: Path, dim: int, *, kind: str = "auto", flat_limit: int = FLAT_LIMIT) -> VectorIndex:
         """Read a saved index; raises :class:`StoreCorrupted` if it is damaged or of another dimension."""
-        try:
-            size = path.stat().st_size - len(_MAGIC) - 32
-            with open(path, "rb") as handle:
-                handle.seek(max(size, 0))
-                trailer = handle.read()
-            intact = size > 0 and trailer[32:] == _MAGIC and _sha256(path, size) == trailer[:32]
-        except OSError as exc:
-            raise StoreCorrupted(f"vector index {path} is unreadable: {exc}") from None
-        if not intact:
-            raise StoreCorrupted(f"vector index {path} is damaged (checksum mismatch)")
+        verify_checked(path, _MAGIC, "vector index")
         try:
             index = faiss.read_index(str(path))  # streamed from the file; the trailer after it is not read
         except (RuntimeError, ValueError) as exc:
@@ -187,17 +156,3 @@ class VectorIndex:
 def _flat_fp16(dim: int) -> faiss.IndexScalarQuantizer:
     """An exact index over fp16 codes: the precision vectors are stored in, at half the memory to scan."""
     return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-
-
-def _sha256(path: Path, size: int) -> bytes:
-    """SHA-256 of the first ``size`` bytes of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        remaining = size
-        while remaining > 0:
-            block = handle.read(min(remaining, 1 << 20))
-            if not block:
-                break
-            digest.update(block)
-            remaining -= len(block)
-    return digest.digest()

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from nexint_core import InMemorySwapStore
 from nexint_core.embedders import content_terms
+from nexint_core.errors import StoreCorrupted
 from nexint_core.lexical import LexicalIndex
-from nexint_core.sqlite_store import DB_NAME, SCHEMA_VERSION, SqliteSwapStore
+from nexint_core.sqlite_store import DB_NAME, SCHEMA_VERSION, SqliteSwapStore, StoreWarning
 from nexint_core.swap import query_terms
 from tests.core.test_swap_store import corpus, ids
 
@@ -173,3 +174,69 @@ def test_sqlite_store_refuses_a_newer_schema(tmp_path: Path) -> None:
 def test_query_terms_are_the_distinct_content_terms() -> None:
     text = "Otters, otters everywhere: the otter swims."
     assert query_terms(text) == list(dict.fromkeys(content_terms(text)))
+
+
+def test_lexical_index_saves_and_loads_exactly(tmp_path: Path) -> None:
+    index = LexicalIndex(posting_budget=8)
+    for seq, page in enumerate(corpus()[:60], start=1):
+        index.add(seq, content_terms(page.content))
+    index.remove(5, content_terms(corpus()[4].content))
+    index.save(tmp_path / "x.lex", {"synced": 60})
+    loaded, meta = LexicalIndex.load(tmp_path / "x.lex")
+    assert meta == {"synced": 60}
+    assert (loaded.docs, loaded.total_length) == (index.docs, index.total_length)
+    assert loaded._postings == index._postings
+    assert loaded._overflow == index._overflow
+    for query in (["amber", "otter"], ["code17"], ["visit", "lima", "oslo"]):
+        assert loaded.search(query, 10) == index.search(query, 10)
+
+
+def test_lexical_index_file_damage_is_detected(tmp_path: Path) -> None:
+    index = LexicalIndex()
+    index.add(1, ["otter"])
+    index.save(tmp_path / "x.lex", {})
+    data = bytearray((tmp_path / "x.lex").read_bytes())
+    data[20] ^= 0xFF
+    (tmp_path / "x.lex").write_bytes(bytes(data))
+    with pytest.raises(StoreCorrupted, match="damaged"):
+        LexicalIndex.load(tmp_path / "x.lex")
+
+
+def test_sqlite_store_reopens_from_its_saved_bm25_index_and_catches_up(tmp_path: Path) -> None:
+    """The BM25 index is saved on close; a reopen reads it instead of rebuilding from SQLite, then applies
+    what other processes wrote and deleted after the save (the deletions log), so it ranks as a rebuild would."""
+    pages = corpus()
+    with SqliteSwapStore(tmp_path / "store") as store:
+        for page in pages[:150]:
+            store.put([page])
+        store.search_text("amber", namespaces=["alice"], k=1)  # loads the namespace's indexes
+    saved = tmp_path / "store" / "vectors"
+    assert Counter(path.suffix for path in saved.iterdir()) == {".faiss": 3, ".lex": 3}  # one each per namespace
+    other = SqliteSwapStore(tmp_path / "store")  # another process, after the save, that dies unsaved
+    for page in pages[150:]:
+        other.put([page])
+    other.delete([pages[0].id, pages[3].id, pages[200].id])
+    other._conn.close()  # as a SIGKILL would leave it: committed rows, no index files written
+    built = SqliteSwapStore(tmp_path / "rebuilt")
+    for page in pages:
+        built.put([page])
+    built.delete([pages[0].id, pages[3].id, pages[200].id])
+    with SqliteSwapStore(tmp_path / "store") as store:
+        for namespace in ("alice", "bob", "team"):
+            for query in ("amber otter lima", "falcon visited oslo trip", "code201", "code1 code4", "heron"):
+                assert store.search_text(query, namespaces=[namespace], k=20) == built.search_text(
+                    query, namespaces=[namespace], k=20
+                ), (namespace, query)
+        assert store._fresh_lexical == set()  # read from the file, not rebuilt
+    built.close()
+
+
+def test_sqlite_store_rebuilds_a_damaged_bm25_index_with_a_warning(tmp_path: Path) -> None:
+    with SqliteSwapStore(tmp_path / "store") as store:
+        for page in corpus()[:40]:
+            store.put([page])
+        expected = store.search_text("amber otter", namespaces=["alice"], k=10)
+    for lex in (tmp_path / "store" / "vectors").glob("*.lex"):
+        lex.write_bytes(lex.read_bytes()[:-10])
+    with SqliteSwapStore(tmp_path / "store") as store, pytest.warns(StoreWarning, match="BM25 index"):
+        assert store.search_text("amber otter", namespaces=["alice"], k=10) == expected
