@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nexint_bench._latency_worker import IMPLS, LIMIT_TOKENS, MIN_TURNS
+from nexint_bench._options import positive_ints
 from nexint_core.errors import InvalidArgument
 
 __all__ = [
@@ -102,16 +103,7 @@ def parse_impls(text: str) -> list[str]:
 
 def parse_lengths(text: str) -> list[int]:
     """``--lengths``: comma-separated positive history lengths in turns, returned ascending without repeats."""
-    lengths: set[int] = set()
-    for item in text.split(","):
-        try:
-            value = int(item.strip().replace("_", ""))
-        except ValueError:
-            raise InvalidArgument(f"--lengths takes positive integers separated by commas, got {item!r}") from None
-        if value < 1:
-            raise InvalidArgument(f"--lengths takes positive integers separated by commas, got {value}")
-        lengths.add(value)
-    return sorted(lengths)
+    return positive_ints(text, "--lengths", "turns")
 
 
 # -- extrapolation ---------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nexint_bench._options import positive_ints
 from nexint_core import __version__
 from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
 from nexint_core.errors import InvalidArgument, NexintError
@@ -576,16 +577,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_budgets(text: str) -> list[int]:
     """``"512,1024"`` -> ``[512, 1024]`` (sorted, distinct, each > 0)."""
-    budgets: set[int] = set()
-    for part in text.split(","):
-        try:
-            budget = int(part.strip())
-        except ValueError:
-            raise InvalidArgument(f"--budgets: {part.strip()!r} is not a number of tokens") from None
-        if budget < 1:
-            raise InvalidArgument(f"--budgets: a budget must be a positive number of tokens, got {budget}")
-        budgets.add(budget)
-    return sorted(budgets)
+    return positive_ints(text, "--budgets", "tokens")
 
 
 def parse_methods(text: str) -> list[str]:

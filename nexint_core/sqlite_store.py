@@ -747,20 +747,7 @@ class SqliteSwapStore:
         except (StoreCorrupted, KeyError, ValueError, TypeError) as exc:
             problems.append(f"{exc}; rebuilding it from SQLite")
             return None
-        last = base
-        while last < up_to:  # pages written since the save
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT seq, terms, id FROM pages WHERE namespace = ? AND seq > ? AND seq <= ?"
-                    " ORDER BY seq LIMIT ?",
-                    (namespace, last, up_to, _SCAN_CHUNK * 5),
-                ).fetchall()
-            if not rows:
-                break
-            lexical.add_many((seq, terms.split()) for seq, terms, _ in rows)
-            with self._lock:
-                self._know((seq, page_id) for seq, _, page_id in rows)
-            last = int(rows[-1][0])
+        self._index_stored(lexical, namespace, base, up_to)  # pages written since the save
         with self._lock:
             self._know(
                 self._conn.execute(
@@ -779,20 +766,24 @@ class SqliteSwapStore:
     def _build_lexical(self, namespace: str, up_to: int) -> LexicalIndex:
         """The namespace's BM25 index, built from the terms stored with each page up to seq ``up_to``."""
         lexical = LexicalIndex()
-        last = 0
-        while True:
+        self._index_stored(lexical, namespace, 0, up_to)
+        return lexical
+
+    def _index_stored(self, lexical: LexicalIndex, namespace: str, after: int, up_to: int) -> None:
+        """Add to ``lexical`` the namespace's stored pages with a seq in ``(after, up_to]``, in chunks."""
+        while after < up_to:
             with self._lock:
                 rows = self._conn.execute(
                     "SELECT seq, terms, id FROM pages WHERE namespace = ? AND seq > ? AND seq <= ?"
                     " ORDER BY seq LIMIT ?",
-                    (namespace, last, up_to, _SCAN_CHUNK * 5),
+                    (namespace, after, up_to, _SCAN_CHUNK * 5),
                 ).fetchall()
             lexical.add_many((seq, terms.split()) for seq, terms, _ in rows)
             with self._lock:
                 self._know((seq, page_id) for seq, _, page_id in rows)
             if len(rows) < _SCAN_CHUNK * 5:
-                return lexical
-            last = int(rows[-1][0])
+                return
+            after = int(rows[-1][0])
 
     def _save(self, namespace: str, index: VectorIndex) -> None:
         path = self._index_path(namespace)

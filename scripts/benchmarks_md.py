@@ -78,6 +78,13 @@ def _recall_section(report: dict[str, Any], title: str) -> list[str]:
     return [*lines, ""]
 
 
+def _ms(value: float) -> str:
+    """Three significant figures, as the CLI's table."""
+    if value >= 1e6:
+        return f"{value:.1e}"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _latency_section(rows: list[dict[str, Any]]) -> list[str]:
     lengths = sorted({int(row["history_turns"]) for row in rows if not row.get("anchor")})
     lines = [
@@ -93,7 +100,7 @@ def _latency_section(rows: list[dict[str, Any]]) -> list[str]:
                 continue
             mark = "~" if row["extrapolated"] else ""
             rss = f", {row['peak_rss_mb']:.0f} MB" if row.get("peak_rss_mb") else ""
-            cells.append(f"{mark}{row['p50_ms']:,.2f} / {mark}{row['p99_ms']:,.2f}{rss}")
+            cells.append(f"{mark}{_ms(row['p50_ms'])} / {mark}{_ms(row['p99_ms'])}{rss}")
         lines.append(f"| {IMPL_NAMES.get(impl, impl)} | " + " | ".join(cells) + " |")
     notes = [row for row in rows if row["extrapolated"] and row.get("note")]
     lines.append("")
@@ -110,7 +117,7 @@ def _latency_section(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             "Also measured, to fit a curve: "
             + "; ".join(
-                f"{row['impl']} at {row['history_turns']:,} turns, p50 {row['p50_ms']:,.2f} ms" for row in anchors
+                f"{row['impl']} at {row['history_turns']:,} turns, p50 {_ms(row['p50_ms'])} ms" for row in anchors
             )
             + "."
         )

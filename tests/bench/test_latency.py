@@ -336,7 +336,7 @@ def test_cli_writes_json_rows_and_a_png(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--lengths", "0"], "--lengths takes positive integers"),
+        (["--lengths", "0"], "--lengths takes positive integers (turns)"),
         (["--lengths", "100,ten"], "--lengths takes positive integers"),
         (["--impls", "nexint,buffer"], "unknown memory 'buffer' in --impls"),
         (["--cap", "-1"], "--cap must be a positive number"),

@@ -327,7 +327,7 @@ def test_cli_prints_the_table(data: Path) -> None:
         (None, ["--data", "{tmp}/missing.json"], "no such file"),
         ("not json {", ["--data", "{file}"], "not JSON"),
         ([{"sample_id": "x", "qa": []}], ["--data", "{file}"], "missing 'conversation'"),
-        (True, ["--data", "{file}", "--budgets", "0"], "positive number of tokens"),
+        (True, ["--data", "{file}", "--budgets", "0"], "--budgets takes positive integers (tokens)"),
         (True, ["--data", "{file}", "--methods", "bm25,mem0"], "unknown method 'mem0'"),
         (True, ["--data", "{file}", "--conversations", "0-7"], "out of range"),
         (True, ["--data", "{file}", "--conversations", "a-b"], "not an index"),
