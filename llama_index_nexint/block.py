@@ -11,10 +11,9 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.memory.memory import BaseMemoryBlock
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from llama_index_nexint._options import DEFAULT_TOKEN_LIMIT
+from llama_index_nexint._options import open_for_adapter
 from llama_index_nexint.messages import FrameWriter, message_text
 from nexint_core import EvictionPolicy, MemoryManager, PageTooLarge, SwapStore
-from nexint_core.manager import open_manager
 
 __all__ = ["NexintMemoryBlock"]
 
@@ -72,10 +71,9 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
         namespace: str | None = None,
         **manager_options: Any,
     ) -> None:
-        manager, owned = open_manager(
+        manager, owned, token_limit = open_for_adapter(
             manager,
-            default_limit=DEFAULT_TOKEN_LIMIT,
-            token_limit=None if manager is not None else token_limit,  # with a manager: the get() budget only
+            token_limit=token_limit,
             store=store,
             policy=policy,
             namespace=namespace,
@@ -87,7 +85,7 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
             "priority": priority,
             "accept_short_term_memory": accept_short_term_memory,
             "manager": manager,
-            "token_limit": manager.limit_tokens if token_limit is None else token_limit,
+            "token_limit": token_limit,
         }
         super().__init__(**fields)
         self._owned = owned

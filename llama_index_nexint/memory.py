@@ -13,10 +13,9 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.memory.types import BaseMemory
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from llama_index_nexint._options import DEFAULT_TOKEN_LIMIT
+from llama_index_nexint._options import open_for_adapter
 from llama_index_nexint.messages import META_KEY, FrameWriter, message_text, to_message
 from nexint_core import AssembledPrompt, EvictionPolicy, Frame, MemoryManager, PageTooLarge, SwapStore, Tier
-from nexint_core.manager import open_manager
 from nexint_core.pages import frames_of
 
 __all__ = ["NexintMemory"]
@@ -80,10 +79,9 @@ class NexintMemory(BaseMemory):
         namespace: str | None = None,
         **manager_options: Any,
     ) -> None:
-        manager, owned = open_manager(
+        manager, owned, token_limit = open_for_adapter(
             manager,
-            default_limit=DEFAULT_TOKEN_LIMIT,
-            token_limit=None if manager is not None else token_limit,  # with a manager: the get() budget only
+            token_limit=token_limit,
             store=store,
             policy=policy,
             namespace=namespace,
@@ -91,7 +89,7 @@ class NexintMemory(BaseMemory):
         )
         fields: dict[str, Any] = {
             "manager": manager,
-            "token_limit": manager.limit_tokens if token_limit is None else token_limit,
+            "token_limit": token_limit,
         }
         super().__init__(**fields)
         self._owned = owned

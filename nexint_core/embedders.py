@@ -21,6 +21,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "content_terms",
     "content_words",
+    "embed_texts",
     "stem",
 ]
 
@@ -60,6 +61,13 @@ def stem(word: str) -> str:
 def content_terms(text: str) -> list[str]:
     """Stemmed content words of ``text``, in order, repeats included: what pages are indexed and hashed by."""
     return [stem(word) for word in content_words(text)]
+
+
+def embed_texts(embedder: Embedder, texts: Sequence[str], terms: Sequence[Sequence[str]]) -> Vectors:
+    """Vectors of ``texts``, whose :func:`content_terms` are ``terms``: an embedder that works from terms
+    (the hashed one) takes them as they are, instead of finding them again."""
+    embed_terms = getattr(embedder, "embed_terms", None)
+    return embed_terms(terms) if embed_terms is not None else embedder.embed(texts)
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_terms
+from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError
 from nexint_core.events import PagingEvent
 from nexint_core.ids import PageId
@@ -376,8 +376,7 @@ class SqliteSwapStore:
             return
         pages = list({page.id: page for page in pages}.values())  # a page given twice is stored once, as last given
         terms = [content_terms(page.content) for page in pages]
-        embed_terms = getattr(self.embedder, "embed_terms", None)
-        vectors = embed_terms(terms) if embed_terms is not None else self.embedder.embed([p.content for p in pages])
+        vectors = embed_texts(self.embedder, [page.content for page in pages], terms)
         blobs = vectors.astype(np.float16)
         rows = []
         for page, blob, words in zip(pages, blobs, terms, strict=True):

@@ -9,7 +9,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_terms
+from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
 from nexint_core.errors import InvalidArgument
 from nexint_core.lexical import POSTING_BUDGET, LexicalIndex
 from nexint_core.pages import Page, namespace_of
@@ -98,7 +98,7 @@ class _Namespace:
     def __init__(self, dim: int) -> None:
         self.lexical = LexicalIndex()
         self.index = VectorIndex(dim, kind="flat")
-        self.pending: dict[str, None] = {}
+        self.pending: dict[str, list[str]] = {}  # pages to embed at the next vector search, with their terms
 
 
 class InMemorySwapStore:
@@ -136,8 +136,9 @@ class InMemorySwapStore:
             self._next_seq += 1
             self._seqs[page.id], self._by_seq[seq] = seq, page.id
             space = self._space(namespace_of(page))
-            space.lexical.add(seq, content_terms(page.content))
-            space.pending[page.id] = None
+            terms = content_terms(page.content)
+            space.lexical.add(seq, terms)
+            space.pending[page.id] = terms
 
     def _unindex(self, page: Page) -> None:
         space = self._space(namespace_of(page))
@@ -182,11 +183,16 @@ class InMemorySwapStore:
         return [hit for hit in hits if matches(self._pages[hit.page_id], where)][:k]
 
     def _embed_pending(self, space: _Namespace) -> None:
-        ids = [page_id for page_id in space.pending if page_id in self._pages and page_id not in self._vector_ids]
+        pending = {
+            page_id: terms
+            for page_id, terms in space.pending.items()
+            if page_id in self._pages and page_id not in self._vector_ids
+        }
         space.pending.clear()
-        if not ids:
+        if not pending:
             return
-        vectors = self.embedder.embed([self._pages[page_id].content for page_id in ids])
+        ids = list(pending)
+        vectors = embed_texts(self.embedder, [self._pages[page_id].content for page_id in ids], list(pending.values()))
         numbers = np.arange(self._next_vector, self._next_vector + len(ids), dtype=np.int64)
         self._next_vector += len(ids)
         for page_id, number in zip(ids, numbers, strict=True):
