@@ -225,6 +225,7 @@ def _turn_dict(turn: Any) -> dict[str, Any]:
         "evicted": turn.evicted,
         "memory_tokens": turn.memory_tokens,
         "stable_prefix_tokens": turn.stable_prefix_tokens,
+        "usage": dict(turn.usage),
         "hit": turn.hit,
     }
 

@@ -20,6 +20,8 @@ from nexint_core.session import Message, Probe, Session
 
 __all__ = ["ReplayRun", "TurnResult", "compare_runs", "policy_for", "render_run", "replay"]
 
+_TIERS = ("core", "summary", "active", "swap")
+
 
 @dataclass(frozen=True, slots=True)
 class TurnResult:
@@ -36,6 +38,7 @@ class TurnResult:
     page_ids: tuple[str, ...]
     expected: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    usage: tuple[tuple[str, int], ...] = ()  # tokens per tier after the prompt was assembled
 
     @property
     def hit(self) -> bool | None:
@@ -127,6 +130,7 @@ def replay(
             text = record.question if isinstance(record, Probe) else record.text
             prompt = mmu.assemble(text)
             evicted = evictions.count
+            usage = mmu.usage()
             present = set(prompt.page_ids)
             expected = tuple(record.expect) if isinstance(record, Probe) else ()
             turns.append(
@@ -142,6 +146,7 @@ def replay(
                     page_ids=tuple(prompt.page_ids),
                     expected=expected,
                     missing=tuple(page_id for page_id in expected if page_id not in present),
+                    usage=tuple((tier, usage[tier]) for tier in _TIERS),
                 )
             )
             evicted_before = evicted

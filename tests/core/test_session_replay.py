@@ -273,6 +273,16 @@ def test_replay_is_deterministic(session_01: Session) -> None:
     assert first.events, "the replay should have logged paging events"
 
 
+def test_replay_records_each_turns_tier_occupancy_within_the_limit(session_01: Session) -> None:
+    run = replay(session_01)
+    limit = session_01.header.policy.memory_budget_tokens
+    usages = [dict(turn.usage) for turn in run.turns]
+    assert all(set(usage) == {"core", "summary", "active", "swap"} for usage in usages)
+    assert all(usage["core"] + usage["summary"] + usage["active"] <= limit for usage in usages)
+    assert usages[-1]["swap"] > usages[0]["swap"]  # the archive grows as the session goes on
+    assert max(usage["active"] for usage in usages) > limit // 2
+
+
 def test_replay_reproduces_the_recorded_live_run(tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
     live = record_session(path)
