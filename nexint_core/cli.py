@@ -77,11 +77,11 @@ def offline_response(prompt: AssembledPrompt) -> str:
     wanted = {stem(word) for word in content_words(prompt.query)}
     cited = []
     for section in prompt.sections:
-        if section.name not in ("core", "summaries", "archive"):
+        if section.name not in ("core", "summaries", "archive", "recent"):
             continue
         for item in section.items:
-            if wanted & {stem(word) for word in content_words(item.text)}:
-                cited.append(item.text)
+            if wanted & {stem(word) for word in content_words(item.text)}:  # recent turns carry no id label
+                cited.append(item.text if section.name != "recent" else f"[{item.page_ids[0]}] {item.text}")
     return "From memory: " + " ".join(cited) if cited else "No stored memory answers this."
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from nexint_core import MemoryManager, StepClock
+from nexint_core.cli import offline_response
 
 QUERY = "Summarize my preferences"
 PROMPT_LINE = re.compile(r"\[PROMPT\] memory_tokens=(\d+)")
@@ -280,6 +281,15 @@ def test_run_store_reports_core_count_and_pages_the_fact_in(tmp_path: Path) -> N
     assert lines[1] == "[PAGING] 1 memories promoted"
     assert PROMPT_LINE.fullmatch(lines[2]), lines[2]
     assert lines[3] == f"[RESULT] response includes {store.archived_fact}"
+
+
+def test_offline_response_cites_recent_turns_by_id_too() -> None:
+    mmu = MemoryManager(2000, clock=StepClock())
+    fact = mmu.write("user", "Sam is allergic to shellfish.")[0]
+    mmu.write("user", "We fly into Osaka in April.")
+    prompt = mmu.assemble("What is Sam allergic to?")
+    assert fact in prompt.section("recent").page_ids  # still a recent turn, not recalled from the archive
+    assert offline_response(prompt) == f"From memory: [{fact}] user: Sam is allergic to shellfish."
 
 
 # -- bad input: an [ERROR] line, a non-zero exit, nothing written ----------------------------------
