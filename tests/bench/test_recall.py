@@ -349,3 +349,8 @@ def test_cli_bad_input_prints_one_error_line(tmp_path: Path, make: object, args:
     assert lines[0].startswith("[ERROR] ")
     assert message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_the_example_shipped_for_the_readme_is_this_sample() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "examples" / "locomo_sample.json"
+    assert json.loads(shipped.read_text(encoding="utf-8")) == locomo_data()
