@@ -189,7 +189,12 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     events = Path(args.events) if args.events else None
     if events is not None and not events.parent.is_dir():
         raise InvalidArgument(f"cannot write the event log to {events}: {events.parent} is not a directory")
-    runs = [replay(session, policy, progress=_Progress(f"replay {policy or 'recorded'}")) for policy in policies]
+    if args.budget is not None and args.budget <= 0:
+        raise InvalidArgument(f"--budget must be a positive number of tokens, got {args.budget}")
+    runs = [
+        replay(session, policy, budget=args.budget, progress=_Progress(f"replay {policy or 'recorded'}"))
+        for policy in policies
+    ]
     if events is not None:
         try:
             with open(events, "w", encoding="utf-8") as handle:
@@ -368,6 +373,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--policy", help="a policy file or eviction name (default: the recorded policy)")
     rep.add_argument("--compare", help="comma-separated policies to run side by side")
     rep.add_argument("--dir", help="where named sessions are looked up (default: $NEXINT_HOME/sessions)")
+    rep.add_argument("--budget", type=int, help="replay at this memory budget (token budgets scale with it)")
     rep.add_argument("--events", help="write the event log(s) to this JSONL file")
     rep.add_argument("--json", action="store_true")
     rep.set_defaults(handler=cmd_replay)

@@ -14,6 +14,7 @@ from typing import Any
 
 from nexint_core.clock import StepClock
 from nexint_core.config import PolicyConfig, resolve_policy
+from nexint_core.errors import InvalidArgument
 from nexint_core.events import Action, PagingEvent
 from nexint_core.manager import MemoryManager
 from nexint_core.session import Message, Probe, Session
@@ -86,8 +87,38 @@ class _EvictionCounter:
             self.count += 1
 
 
-def policy_for(session: Session, policy: str | os.PathLike[str] | PolicyConfig | None) -> PolicyConfig:
-    """The session's own policy, another eviction algorithm under its budgets, or a policy file."""
+def policy_for(
+    session: Session, policy: str | os.PathLike[str] | PolicyConfig | None, *, budget: int | None = None
+) -> PolicyConfig:
+    """The session's own policy, another eviction algorithm under its budgets, or a policy file.
+
+    ``budget`` replaces the memory budget and scales the budgets set in tokens (core, page-in, summary,
+    prompt sections) with it, so the policy keeps its proportions at another size.
+    """
+    config = _resolved(session, policy)
+    if budget is None:
+        return config
+    if budget <= 0:
+        raise InvalidArgument(f"budget must be a positive number of tokens, got {budget}")
+    scale = budget / config.memory_budget_tokens
+
+    def scaled(tokens: int | None) -> int | None:
+        return None if tokens is None else int(tokens * scale)
+
+    summary = config.summary.model_copy(update={"budget_tokens": scaled(config.summary.budget_tokens)})
+    sections = {name: int(part * scale) if isinstance(part, int) else part for name, part in config.sections.items()}
+    return config.model_copy(
+        update={
+            "memory_budget_tokens": budget,
+            "sections": sections,
+            "core_budget_tokens": scaled(config.core_budget_tokens),
+            "page_in_budget_tokens": scaled(config.page_in_budget_tokens),
+            "summary": summary,
+        }
+    )
+
+
+def _resolved(session: Session, policy: str | os.PathLike[str] | PolicyConfig | None) -> PolicyConfig:
     recorded = session.header.policy
     if policy is None:
         return recorded
@@ -103,10 +134,11 @@ def replay(
     session: Session,
     policy: str | os.PathLike[str] | PolicyConfig | None = None,
     *,
+    budget: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayRun:
-    """Re-run ``session`` under ``policy`` (default: the recorded one)."""
-    config = policy_for(session, policy)
+    """Re-run ``session`` under ``policy`` (default: the recorded one), at ``budget`` tokens if given."""
+    config = policy_for(session, policy, budget=budget)
     header = session.header
     evictions = _EvictionCounter()
     clock = StepClock(header.clock_start, header.clock_step)

@@ -344,6 +344,11 @@ BAD_INPUTS = [
         id="policy-and-compare",
     ),
     pytest.param(
+        ["replay", "--session", "session_01", "--budget", "-5", "--events", "{tmp}/events.jsonl"],
+        ["--budget must be a positive number of tokens, got -5"],
+        id="replay-budget-negative",
+    ),
+    pytest.param(
         ["replay", "--session", "session_01", "--compare", "LRU,nope", "--events", "{tmp}/events.jsonl"],
         ["unknown policy 'nope'"],
         id="compare-unknown-policy",
@@ -452,6 +457,14 @@ def test_replay_compare_prints_a_row_per_policy_and_divergences(home: Path, repl
     single = PROBES_LINE.fullmatch(replays.first.stdout.splitlines()[-1])
     assert single is not None
     assert rows[0].split()[1] == f"{single.group(1)}/{single.group(2)}"  # the LRU row agrees with the single replay
+
+
+def test_replay_budget_replays_at_that_size(home: Path) -> None:
+    result = memos("replay", "--session", "session_01", "--policy", "LRU", "--budget", "100", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["probe_hits"] < run["probes"] == 10  # the recorded 600 tokens recall all ten
+    assert all(turn["usage"]["core"] + turn["usage"]["active"] <= 100 for turn in run["turns"])
 
 
 # -- inspect, log, sessions ------------------------------------------------------------------------

@@ -350,6 +350,25 @@ def test_policy_for_a_policy_file_replaces_everything(session_01: Session, tmp_p
     assert {event.policy for event in run.events} == {"wide@1"}
 
 
+def test_policy_for_a_budget_scales_the_budgets_given_in_tokens(session_01: Session) -> None:
+    recorded = session_01.header.policy
+    budgets = (recorded.memory_budget_tokens, recorded.core_budget_tokens, recorded.page_in_budget_tokens)
+    assert budgets == (600, 120, 160)
+    config = policy_for(session_01, "ARC", budget=300)
+    assert (config.memory_budget_tokens, config.core_budget_tokens, config.page_in_budget_tokens) == (300, 60, 80)
+    assert (config.eviction, config.sections, config.scoring) == ("ARC", recorded.sections, recorded.scoring)
+    with pytest.raises(InvalidArgument, match="positive"):
+        policy_for(session_01, "LRU", budget=0)
+
+
+def test_replay_at_a_smaller_budget_stays_within_it_and_recalls_less(session_01: Session) -> None:
+    full, small = replay(session_01, "LRU"), replay(session_01, "LRU", budget=100)
+    assert all(turn.tokens <= 100 for turn in small.turns)
+    assert all(dict(turn.usage)["active"] + dict(turn.usage)["core"] <= 100 for turn in small.turns)
+    assert small.summary()["probe_hits"] < full.summary()["probe_hits"] == 10
+    assert small.summary()["evictions"] > full.summary()["evictions"]
+
+
 def test_policy_for_an_unknown_name_fails(session_01: Session) -> None:
     with pytest.raises(UnknownPolicy):
         policy_for(session_01, "MRU")
