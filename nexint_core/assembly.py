@@ -296,13 +296,15 @@ def assemble_prompt(
         "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
         "recent": _items(_units(recent), count, labelled=False, dated=False),
     }
+    recent_order, kept_first = _recent_preference(_units(recent), matched or {})
+    contiguous = {"recent": kept_first}  # past the matched turns, recent turns are a stretch back from the newest
     # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
     # archive units in the order given (best recall first). Kept items are rendered in ``placement`` order.
     preference = {
         "core": list(range(len(candidates["core"]))),
         "summaries": list(reversed(range(len(candidates["summaries"])))),
         "archive": list(range(len(archive_units))),
-        "recent": _recent_preference(_units(recent), matched or {}),
+        "recent": recent_order,
     }
     days = [item.day or "" for item in candidates["archive"]]  # by day, so each day is named once; then write order
     chronological = sorted(
@@ -312,14 +314,14 @@ def assemble_prompt(
     rooms: dict[str, int] = {}
     for name in _MEMORY_SECTIONS:  # each section's share, plus what the sections before it left
         room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
-        tokens = fits[name].take(preference[name], room)
+        tokens = fits[name].take(preference[name], room, contiguous.get(name))
         rooms[name] = max(room, 0)
         free -= tokens
         carry = max(room - tokens, 0)
     for name in _SECOND_PASS:  # room no section used goes to what was left out, the query's recalls first
         if not isinstance(shares[name], int):  # a budget in tokens is a cap
             held = fits[name].tokens
-            extra = fits[name].take(preference[name], held + free) - held
+            extra = fits[name].take(preference[name], held + free, contiguous.get(name)) - held
             free -= extra
             rooms[name] += extra
     for name in _MEMORY_SECTIONS:
@@ -328,7 +330,8 @@ def assemble_prompt(
         kept = tuple(items[index] for index in placement if index in chosen)
         for index in preference[name]:
             if index not in chosen:
-                reason = f"{name} section full: needs {items[index].tokens} tokens, {rooms[name] - tokens} left"
+                left = max(min(rooms[name] - tokens, free), 0)  # the prompt's budget may end before the section's
+                reason = f"{name} section full: needs {items[index].tokens} tokens, {left} left"
                 left_out.extend(LeftOut(page_id, name, reason) for page_id in items[index].page_ids)
         built.append(Section(name, rooms[name], tokens, kept))
     built.append(Section("query", query_item.tokens, query_item.tokens, (query_item,)))
@@ -365,15 +368,16 @@ def assemble_prompt(
     )
 
 
-def _recent_preference(units: list[list[Page]], matched: Mapping[str, int]) -> list[int]:
-    """Recent turns a short section keeps: those the query matched (best first), then the newest."""
+def _recent_preference(units: list[list[Page]], matched: Mapping[str, int]) -> tuple[list[int], int]:
+    """Recent turns a short section keeps: those the query matched (best first), then the newest; and how
+    many matched turns lead the order."""
     ranks = {
         i: min(matched[p.id] for p in unit if p.id in matched)
         for i, unit in enumerate(units)
         if any(p.id in matched for p in unit)
     }
     first = sorted(ranks, key=lambda i: (ranks[i], -i))[:_MATCHED_KEPT]
-    return first + [i for i in reversed(range(len(units))) if i not in first]
+    return first + [i for i in reversed(range(len(units))) if i not in first], len(first)
 
 
 class _Fit:
@@ -387,9 +391,13 @@ class _Fit:
         self.chosen: set[int] = set()
         self.tokens = 0
 
-    def take(self, order: list[int], room: int) -> int:
-        """Add the items, in ``order`` of preference, that fit while the section stays within ``room``."""
-        for index in order:
+    def take(self, order: list[int], room: int, contiguous_from: int | None = None) -> int:
+        """Add the items, in ``order`` of preference, that fit while the section stays within ``room``.
+
+        From position ``contiguous_from`` of ``order`` on, the first item that does not fit ends the
+        run: recent turns stay one unbroken stretch, never an answer left out with its question kept.
+        """
+        for position, index in enumerate(order):
             if index in self.chosen:
                 continue
             item = self._items[index]
@@ -401,6 +409,8 @@ class _Fit:
                 self.tokens += need
                 if item.day is not None:
                     self._days.add(item.day)
+            elif contiguous_from is not None and position >= contiguous_from:
+                break
         return self.tokens
 
 

@@ -855,8 +855,8 @@ class MemoryManager:
             _positive_int("budget", budget, allow_zero=True)
         table = self.page_table
         room = min(self.page_in_budget if budget is None else budget, self.limit_tokens - self._reserved())
-        archive = table.count(Tier.SWAP) or int(self._shared_archive)
-        if self.router.route(query, archive_pages=archive, room=room) != "retrieve":
+        searchable = table.count(Tier.SWAP) + table.count(Tier.ACTIVE) or int(self._shared_archive)
+        if self.router.route(query, searchable_pages=searchable, room=room) != "retrieve":
             return []
         try:
             return self._page_in(query, room)
@@ -905,8 +905,10 @@ class MemoryManager:
             matches += 1
             if matches <= _CONTEXT_MATCHES and candidate.distinct:  # the best are read with the turns around them
                 used = self._add_context(page, chosen, ranks, used, room)
-        for key, unit in reversed(hits.items()):  # worst first: the best match ends most recently used
-            self.policy.on_access(key)
+        context = [key for key in ranks if key not in chosen and key not in hits]  # resident context, re-shown
+        used_here = [*((key, self._resident_unit(key)) for key in context), *reversed(hits.items())]
+        for key, unit in used_here:  # used by this query, so making room for its recalls keeps them
+            self.policy.on_access(key)  # matches last, worst first: the best match ends most recently used
             for member in unit:
                 member.use_count += 1
                 member.last_used = now

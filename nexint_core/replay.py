@@ -103,19 +103,17 @@ def policy_for(
     scale = budget / config.memory_budget_tokens
 
     def scaled(tokens: int | None) -> int | None:
-        return None if tokens is None else int(tokens * scale)
+        return None if tokens is None else round(tokens * scale)
 
-    summary = config.summary.model_copy(update={"budget_tokens": scaled(config.summary.budget_tokens)})
-    sections = {name: int(part * scale) if isinstance(part, int) else part for name, part in config.sections.items()}
-    return config.model_copy(
-        update={
-            "memory_budget_tokens": budget,
-            "sections": sections,
-            "core_budget_tokens": scaled(config.core_budget_tokens),
-            "page_in_budget_tokens": scaled(config.page_in_budget_tokens),
-            "summary": summary,
-        }
+    data = config.model_dump()
+    data["summary"]["budget_tokens"] = scaled(config.summary.budget_tokens)
+    data["sections"] = {name: scaled(part) if isinstance(part, int) else part for name, part in config.sections.items()}
+    data.update(
+        memory_budget_tokens=budget,
+        core_budget_tokens=scaled(config.core_budget_tokens),
+        page_in_budget_tokens=scaled(config.page_in_budget_tokens),
     )
+    return PolicyConfig.model_validate(data)  # validated: a budget too small for the policy fails here, clearly
 
 
 def _resolved(session: Session, policy: str | os.PathLike[str] | PolicyConfig | None) -> PolicyConfig:

@@ -84,15 +84,16 @@ class Candidate:
 class Router:
     """Decides whether a query needs the archive at all, and counts each route taken."""
 
-    ROUTES = ("retrieve", "skip_empty_archive", "skip_no_content_words", "skip_no_room")
+    ROUTES = ("retrieve", "skip_nothing_stored", "skip_no_content_words", "skip_no_room")
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter(dict.fromkeys(self.ROUTES, 0))
 
-    def route(self, query: str, *, archive_pages: int, room: int) -> str:
-        """One of :attr:`ROUTES`."""
-        if archive_pages == 0:
-            route = "skip_empty_archive"
+    def route(self, query: str, *, searchable_pages: int, room: int) -> str:
+        """One of :attr:`ROUTES`. ``searchable_pages`` counts active pages too: a match still resident is
+        not moved, but the prompt recalls it, which keeps it when the recent turns outgrow their section."""
+        if searchable_pages == 0:
+            route = "skip_nothing_stored"
         elif not content_words(query):
             route = "skip_no_content_words"
         elif room <= 0:

@@ -367,6 +367,36 @@ def test_assemble_section_budget_in_tokens_caps_the_section() -> None:
     assert all("recent section full" in out.reason for out in prompt.left_out)
 
 
+def test_recent_turns_are_one_unbroken_stretch_back_from_the_newest() -> None:
+    mmu = MemoryManager(58, clock=StepClock())
+    turns = [
+        ("user", "Which train goes to Porto?"),
+        ("assistant", "The 8:05 from Lisbon."),
+        ("user", "Thanks, and which platform?"),
+        ("assistant", "Platform 4."),
+        ("user", "Great, see you."),
+        ("assistant", "Bye."),
+        ("user", "One more thing: is there a dining car?"),
+    ]
+    ids = [mmu.write(role, text)[0] for role, text in turns]
+    prompt = mmu.assemble("Thanks", page_in=False)
+    kept = prompt.section("recent").page_ids
+    assert kept == ids[-len(kept) :]  # a suffix: no newer turn skipped while an older, smaller one is kept
+    assert len(kept) < len(ids)
+    assert [out.page_id for out in prompt.left_out] == ids[: len(ids) - len(kept)]
+    free = prompt.budget - prompt.tokens
+    assert all(out.reason.endswith(f"{free} left") for out in prompt.left_out)  # what the prompt really had
+
+
+@given(st.lists(st.integers(1, 60), min_size=1, max_size=30), st.integers(60, 400))
+def test_recent_turns_kept_are_always_a_suffix(lengths: list[int], limit: int) -> None:
+    mmu = MemoryManager(limit, clock=StepClock(), page_size=64)
+    ids = [mmu.write("user", " ".join(["word"] * length))[0] for length in lengths]
+    kept = mmu.assemble("hello", page_in=False).section("recent").page_ids
+    active = [page_id for page_id in ids if mmu.get(page_id).tier == "active"]
+    assert kept == active[len(active) - len(kept) :]
+
+
 def test_assemble_raises_page_too_large_when_the_query_does_not_fit() -> None:
     mmu = make(system_prompt="You are a careful assistant.")
     fact = mmu.write("user", "Last week we talked about the garden.")

@@ -102,18 +102,32 @@ def test_page_in_returns_only_pages_it_moved() -> None:
 # -- the router ---------------------------------------------------------------------------------
 
 
-def test_page_in_router_skips_an_empty_archive() -> None:
+def test_page_in_router_skips_when_nothing_is_stored_outside_core() -> None:
     mmu = make()
-    mmu.write("user", FACT)
+    mmu.write("system", FACT, pin=True)
     before = mmu.events.last_seq
     assert mmu.page_in(QUESTION) == []
     assert mmu.route_counts() == {
         "retrieve": 0,
-        "skip_empty_archive": 1,
+        "skip_nothing_stored": 1,
         "skip_no_content_words": 0,
         "skip_no_room": 0,
     }
     assert mmu.events.last_seq == before
+
+
+def test_a_match_still_resident_is_recalled_when_the_recent_turns_outgrow_their_section() -> None:
+    mmu = MemoryManager(300, clock=StepClock())
+    fact = mmu.write("user", "My sister Ines lives in Porto and teaches chemistry.")[0]
+    for i in range(23):
+        mmu.write("user", f"Chatter about the weather, message {i}.")
+    assert mmu.pages(Tier.SWAP) == []  # nothing evicted yet: every page is still active
+    prompt = mmu.assemble("Where does my sister live?")
+    assert mmu.get(fact).tier is Tier.ACTIVE
+    assert fact in prompt.section("recent").page_ids  # a resident match is kept first in the recent turns
+    assert prompt.left_out  # the oldest chatter is what no longer fits
+    assert fact not in {item.page_id for item in prompt.left_out}
+    assert mmu.route_counts()["retrieve"] == 1
 
 
 @pytest.mark.parametrize("query", ["what is it?", "?!", "", "   ", "Is it the one that you have?"])
@@ -169,14 +183,14 @@ def test_page_in_router_counts_every_route() -> None:
     assert mmu.events.filter(action="page_in") == []
     assert mmu.page_in(QUESTION)[0] == fact
     assert mmu.route_counts() == {
-        "retrieve": 1,
-        "skip_empty_archive": 1,
+        "retrieve": 2,
+        "skip_nothing_stored": 0,
         "skip_no_content_words": 2,
         "skip_no_room": 1,
     }
     counts = mmu.route_counts()
     counts["retrieve"] = 99
-    assert mmu.route_counts()["retrieve"] == 1  # a copy, not the live counter
+    assert mmu.route_counts()["retrieve"] == 2  # a copy, not the live counter
 
 
 # -- the budget ---------------------------------------------------------------------------------
@@ -587,3 +601,25 @@ def test_page_in_reads_spilled_pages_back_in_one_store_query(tmp_path: Path) -> 
         assert mmu.page_table.get(locker[1]).content == FACT
         assert calls == {"get": 0, "contents": 1}
         mmu.close()
+
+
+def test_a_page_in_never_evicts_the_context_it_just_chose_to_show() -> None:
+    mmu = MemoryManager(200, clock=StepClock())
+    fact = mmu.write("user", "My locker code at the gym is 4512.")[0]
+    reply = mmu.write("assistant", "Noted, your locker code is saved.")[0]
+    origami = mmu.write("user", "I also folded an origami crane today.")[0]
+    for i in range(30):
+        mmu.write("user", f"Small talk number {i} about the weather.")
+    mmu.page_in("origami crane")  # the reply comes back as the turn before the origami match
+    assert mmu.get(reply).tier is Tier.ACTIVE
+    i = 30
+    while mmu.get(origami).tier is Tier.ACTIVE:  # until the reply is the least recently used resident
+        mmu.write("user", f"Small talk number {i} about the weather.")
+        i += 1
+    assert mmu.get(reply).tier is Tier.ACTIVE
+    before = mmu.events.last_seq
+    prompt = mmu.assemble("What is my locker code at the gym?")
+    assert fact in prompt.promoted
+    assert reply in prompt.page_ids  # shown with the fact it answers
+    evicted = [event.memory_id for event in mmu.events if event.seq > before and event.action is Action.EVICT]
+    assert reply not in evicted
