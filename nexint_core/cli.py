@@ -231,6 +231,8 @@ def _turn_dict(turn: Any) -> dict[str, Any]:
         "memory_tokens": turn.memory_tokens,
         "stable_prefix_tokens": turn.stable_prefix_tokens,
         "usage": dict(turn.usage),
+        "events": list(turn.events),
+        "left_out": list(turn.left_out),
         "hit": turn.hit,
     }
 

@@ -40,6 +40,8 @@ class TurnResult:
     expected: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     usage: tuple[tuple[str, int], ...] = ()  # tokens per tier after the prompt was assembled
+    events: tuple[int, int] = (0, 0)  # the seq range [first, last] of the events since the previous turn
+    left_out: tuple[str, ...] = ()  # pages the prompt could not hold (its ``left_out``, by id)
 
     @property
     def hit(self) -> bool | None:
@@ -142,7 +144,7 @@ def replay(
     clock = StepClock(header.clock_start, header.clock_step)
     mmu = MemoryManager.from_policy(config, clock=clock, sinks=[evictions])
     turns: list[TurnResult] = []
-    evicted_before = 0
+    evicted_before = seq_before = 0
     total = len(session.records)
     for index, record in enumerate(session.records, start=1):
         if isinstance(record, Message):
@@ -161,6 +163,7 @@ def replay(
             prompt = mmu.assemble(text)
             evicted = evictions.count
             usage = mmu.usage()
+            last_seq = mmu.events.last_seq
             present = set(prompt.page_ids)
             expected = tuple(record.expect) if isinstance(record, Probe) else ()
             turns.append(
@@ -177,9 +180,11 @@ def replay(
                     expected=expected,
                     missing=tuple(page_id for page_id in expected if page_id not in present),
                     usage=tuple((tier, usage[tier]) for tier in _TIERS),
+                    events=(seq_before + 1, last_seq),
+                    left_out=tuple(out.page_id for out in prompt.left_out),
                 )
             )
-            evicted_before = evicted
+            evicted_before, seq_before = evicted, last_seq
         if progress is not None:
             progress(index, total)
     events = tuple(mmu.events)

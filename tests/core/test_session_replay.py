@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from nexint_core import CoreBudgetExceeded, InvalidArgument, MemoryManager, StepClock, UnknownPolicy, __version__
+from nexint_core import (
+    Action,
+    CoreBudgetExceeded,
+    InvalidArgument,
+    MemoryManager,
+    StepClock,
+    UnknownPolicy,
+    __version__,
+)
 from nexint_core.config import PolicyConfig
 from nexint_core.replay import ReplayRun, compare_runs, policy_for, render_run, replay
 from nexint_core.session import (
@@ -281,6 +289,23 @@ def test_replay_records_each_turns_tier_occupancy_within_the_limit(session_01: S
     assert all(usage["core"] + usage["summary"] + usage["active"] <= limit for usage in usages)
     assert usages[-1]["swap"] > usages[0]["swap"]  # the archive grows as the session goes on
     assert max(usage["active"] for usage in usages) > limit // 2
+
+
+def test_replay_ties_each_turn_to_its_events_and_what_its_prompt_left_out(session_01: Session) -> None:
+    run = replay(session_01, "LRU", budget=100)
+    by_seq = {event.seq: event for event in run.events}
+    previous_last = 0
+    for turn in run.turns:
+        first, last = turn.events
+        assert first == previous_last + 1
+        assert last >= previous_last
+        previous_last = last
+        mine = [by_seq[seq] for seq in range(first, last + 1)]
+        assert sum(1 for event in mine if event.action is Action.EVICT) == turn.evicted
+        assert [event.memory_id for event in mine if event.action is Action.PAGE_IN] == list(turn.promoted)
+        assert not set(turn.left_out) & set(turn.page_ids)
+    assert previous_last == run.events[-1].seq
+    assert any(turn.left_out for turn in run.turns)  # at 100 tokens some prompts are full
 
 
 def test_replay_reproduces_the_recorded_live_run(tmp_path: Path) -> None:
