@@ -8,7 +8,7 @@ recent turns, and the query. The total never exceeds the budget and a tool-call 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -257,6 +257,7 @@ def assemble_prompt(
     archive: Sequence[Page],
     recent: Sequence[Page],
     matched: Mapping[str, int] | None = None,
+    gaps: Collection[str] = (),
     system: str = "",
     sections: Mapping[str, int | float] = DEFAULT_SECTIONS,
     skipped: Sequence[LeftOut] = (),
@@ -268,7 +269,8 @@ def assemble_prompt(
 
     ``archive`` comes in order of preference (what a short section keeps first) and is rendered in
     write order; ``recent`` is chronological (when the section is short of room it keeps the turns
-    ``matched`` ranks for the query, then the newest).
+    ``matched`` ranks for the query, each with the turn after it, then one unbroken stretch back from
+    the newest, which ends at a turn whose first page is in ``gaps``: one not shown comes right before it).
     ``previous`` is the last prompt's ``lines``, for prefix stability.
     """
     label_cache = label_cache if label_cache is not None else {}
@@ -290,14 +292,16 @@ def assemble_prompt(
         built.append(Section("system", system_tokens, system_tokens, (anchor,)))
     carry = 0
     archive_units = _units(archive)
+    recent_units = _units(recent)
     candidates = {
         "core": _items(_units(core), count, labelled=True, dated=False),
         "summaries": _items(_units(summaries), count, labelled=True, dated=True),
         "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
-        "recent": _items(_units(recent), count, labelled=False, dated=False),
+        "recent": _items(recent_units, count, labelled=False, dated=False),
     }
-    recent_order, kept_first = _recent_preference(_units(recent), matched or {})
+    recent_order, kept_first = _recent_preference(recent_units, matched or {}, gaps)
     contiguous = {"recent": kept_first}  # past the matched turns, recent turns are a stretch back from the newest
+    stops = {"recent": {i for i, unit in enumerate(recent_units) if unit[0].id in gaps}}
     # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
     # archive units in the order given (best recall first). Kept items are rendered in ``placement`` order.
     preference = {
@@ -314,16 +318,17 @@ def assemble_prompt(
     rooms: dict[str, int] = {}
     for name in _MEMORY_SECTIONS:  # each section's share, plus what the sections before it left
         room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
-        tokens = fits[name].take(preference[name], room, contiguous.get(name))
+        tokens = fits[name].take(preference[name], room, contiguous.get(name), stops.get(name, ()))
         rooms[name] = max(room, 0)
         free -= tokens
         carry = max(room - tokens, 0)
     for name in _SECOND_PASS:  # room no section used goes to what was left out, the query's recalls first
         if not isinstance(shares[name], int):  # a budget in tokens is a cap
             held = fits[name].tokens
-            extra = fits[name].take(preference[name], held + free, contiguous.get(name)) - held
+            extra = fits[name].take(preference[name], held + free, contiguous.get(name), stops.get(name, ())) - held
             free -= extra
             rooms[name] += extra
+    orphan = _answer_first(fits["recent"], recent_units, recent_order, kept_first)
     for name in _MEMORY_SECTIONS:
         items, chosen, tokens = candidates[name], fits[name].chosen, fits[name].tokens
         placement = chronological if name == "archive" else range(len(items))
@@ -331,7 +336,12 @@ def assemble_prompt(
         for index in preference[name]:
             if index not in chosen:
                 left = max(min(rooms[name] - tokens, free), 0)  # the prompt's budget may end before the section's
-                reason = f"{name} section full: needs {items[index].tokens} tokens, {left} left"
+                need = fits[name].needs.get(index, items[index].tokens)
+                reason = f"{name} section full: needs {need} tokens, {left} left"
+                if name == "recent" and index == orphan:
+                    reason = "recent section: the turn it answers did not fit"
+                elif fits[name].gap and index not in fits[name].needs:
+                    reason = f"{name} section: older than a turn in swap (the recent turns stop there)"
                 left_out.extend(LeftOut(page_id, name, reason) for page_id in items[index].page_ids)
         built.append(Section(name, rooms[name], tokens, kept))
     built.append(Section("query", query_item.tokens, query_item.tokens, (query_item,)))
@@ -368,37 +378,48 @@ def assemble_prompt(
     )
 
 
-def _recent_preference(units: list[list[Page]], matched: Mapping[str, int]) -> tuple[list[int], int]:
-    """Recent turns a short section keeps: those the query matched (best first), then the newest; and how
-    many matched turns lead the order."""
+def _recent_preference(
+    units: list[list[Page]], matched: Mapping[str, int], gaps: Collection[str]
+) -> tuple[list[int], int]:
+    """Recent turns a short section keeps: those the query matched (best first), each followed by the turn
+    after it when nothing lies between them; then the newest. Also how many lead the order."""
     ranks = {
         i: min(matched[p.id] for p in unit if p.id in matched)
         for i, unit in enumerate(units)
         if any(p.id in matched for p in unit)
     }
-    first = sorted(ranks, key=lambda i: (ranks[i], -i))[:_MATCHED_KEPT]
+    first: list[int] = []
+    for i in sorted(ranks, key=lambda i: (ranks[i], -i))[:_MATCHED_KEPT]:
+        pair = [i] if i + 1 >= len(units) or units[i + 1][0].id in gaps else [i, i + 1]
+        first.extend(index for index in pair if index not in first)
     return first + [i for i in reversed(range(len(units))) if i not in first], len(first)
 
 
 class _Fit:
     """The items a section keeps, and its tokens: its header, theirs, and a line per day among them."""
 
-    __slots__ = ("_count", "_days", "_header", "_items", "chosen", "tokens")
+    __slots__ = ("_count", "_days", "_header", "_items", "chosen", "gap", "needs", "tokens")
 
     def __init__(self, items: list[PromptItem], header: int, count: _Counter) -> None:
         self._items, self._header, self._count = items, header, count
         self._days: set[str] = set()
         self.chosen: set[int] = set()
+        self.needs: dict[int, int] = {}  # what an item that did not fit needed: its lines, a header, a day line
+        self.gap = False  # the stretch ended at a turn not shown (in swap), not for room
         self.tokens = 0
 
-    def take(self, order: list[int], room: int, contiguous_from: int | None = None) -> int:
+    def take(self, order: list[int], room: int, contiguous_from: int | None = None, stops: Collection[int] = ()) -> int:
         """Add the items, in ``order`` of preference, that fit while the section stays within ``room``.
 
         From position ``contiguous_from`` of ``order`` on, the first item that does not fit ends the
-        run: recent turns stay one unbroken stretch, never an answer left out with its question kept.
+        run, and so does an item in ``stops`` once taken: recent turns stay one unbroken stretch, never
+        an answer left out with its question kept.
         """
         for position, index in enumerate(order):
             if index in self.chosen:
+                if contiguous_from is not None and position >= contiguous_from and index in stops:
+                    self.gap = True
+                    break
                 continue
             item = self._items[index]
             need = item.tokens + (0 if self.chosen else self._header)
@@ -409,9 +430,31 @@ class _Fit:
                 self.tokens += need
                 if item.day is not None:
                     self._days.add(item.day)
-            elif contiguous_from is not None and position >= contiguous_from:
+                if contiguous_from is not None and position >= contiguous_from and index in stops:
+                    self.gap = True
+                    break
+                continue
+            self.needs[index] = need
+            if contiguous_from is not None and position >= contiguous_from:
                 break
         return self.tokens
+
+    def drop(self, index: int) -> None:
+        """Give back a recent turn taken (recent items carry no day line)."""
+        self.chosen.discard(index)
+        self.tokens -= self._items[index].tokens + (0 if self.chosen else self._header)
+
+
+def _answer_first(fit: _Fit, units: list[list[Page]], order: list[int], kept_first: int) -> int | None:
+    """The stretch of recent turns starts with a question, not an answer whose question was cut off;
+    returns the answer dropped, if any."""
+    stretch = [index for index in order[kept_first:] if index in fit.chosen]
+    if stretch:
+        oldest = stretch[-1]
+        if units[oldest][0].role == "assistant" and oldest > 0 and oldest - 1 not in fit.chosen:
+            fit.drop(oldest)
+            return oldest
+    return None
 
 
 def _drop_one(built: list[Section], left_out: list[LeftOut]) -> bool:

@@ -232,7 +232,7 @@ def _turn_dict(turn: Any) -> dict[str, Any]:
         "stable_prefix_tokens": turn.stable_prefix_tokens,
         "usage": dict(turn.usage),
         "events": list(turn.events),
-        "left_out": list(turn.left_out),
+        "left_out": [{"page_id": out.page_id, "section": out.section, "reason": out.reason} for out in turn.left_out],
         "hit": turn.hit,
     }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -542,24 +542,49 @@ class MemoryManager:
 
     # -- eviction ------------------------------------------------------------------------------
 
-    def _make_room(self, need: int, now: float) -> None:
-        """Evict policy victims until core + summary + active + ``need`` fits the limit."""
+    def _make_room(self, need: int, now: float, keep: Collection[str] = ()) -> None:
+        """Evict policy victims until core + summary + active + ``need`` fits the limit.
+
+        Units in ``keep`` (what a page-in is about to show) are set aside when the policy names them, and
+        handed back to it as new afterwards; only if nothing else is left are they evicted after all. A
+        policy that ignores accesses (FIFO) would otherwise evict the match a page-in just found.
+        """
         table, limit = self.page_table, self.limit_tokens
-        while (
-            deficit := table.tokens(Tier.CORE) + table.tokens(Tier.SUMMARY) + table.tokens(Tier.ACTIVE) + need - limit
-        ) > 0:
-            key = self.policy.victim()
-            pages = self._resident_unit(key)
-            if not pages:
-                raise NexintError(f"policy {self.eviction_name} named victim {key!r}, which is not resident")
-            reason = f"{self.eviction_name} victim: {explain(self.policy, key)}, {deficit} tokens needed"
-            self.policy.on_remove(key)
-            for page in pages:
-                self._move(page, Tier.SWAP, Action.EVICT, reason, now)
-            if self.summarizer is not None:
-                self._span.extend(page for page in pages if page.role != "summary")
-                if len(self._span) >= self.summary_span:
-                    self._summarize_span(now)
+        kept: list[Hashable] = []
+        try:
+            while (
+                deficit := table.tokens(Tier.CORE)
+                + table.tokens(Tier.SUMMARY)
+                + table.tokens(Tier.ACTIVE)
+                + need
+                - limit
+            ) > 0:
+                key = self.policy.victim()
+                if key is not None and key in keep:
+                    self.policy.on_remove(key)
+                    kept.append(key)
+                    continue
+                if key is None and kept:
+                    key = kept.pop(0)
+                    self.policy.on_insert(key)
+                self._evict(key, deficit, now)
+        finally:
+            for key in kept:
+                self.policy.on_insert(key)
+
+    def _evict(self, key: Hashable | None, deficit: int, now: float) -> None:
+        """Move the policy's victim ``key`` to swap, with the reason."""
+        pages = self._resident_unit(key)
+        if not pages:
+            raise NexintError(f"policy {self.eviction_name} named victim {key!r}, which is not resident")
+        reason = f"{self.eviction_name} victim: {explain(self.policy, key)}, {deficit} tokens needed"
+        self.policy.on_remove(key)
+        for page in pages:
+            self._move(page, Tier.SWAP, Action.EVICT, reason, now)
+        if self.summarizer is not None:
+            self._span.extend(page for page in pages if page.role != "summary")
+            if len(self._span) >= self.summary_span:
+                self._summarize_span(now)
 
     # -- summaries -----------------------------------------------------------------------------
 
@@ -906,6 +931,10 @@ class MemoryManager:
             if matches <= _CONTEXT_MATCHES and candidate.distinct:  # the best are read with the turns around them
                 used = self._add_context(page, chosen, ranks, used, room)
         context = [key for key in ranks if key not in chosen and key not in hits]  # resident context, re-shown
+        for unit in hits.values():  # a match's answer is used with it, so the pair ages together
+            for neighbour, _ in self._neighbours(unit[-1], 0, 1):
+                if neighbour.tier is Tier.ACTIVE and neighbour.unit not in ranks and neighbour.unit not in context:
+                    context.append(neighbour.unit)
         used_here = [*((key, self._resident_unit(key)) for key in context), *reversed(hits.items())]
         for key, unit in used_here:  # used by this query, so making room for its recalls keeps them
             self.policy.on_access(key)  # matches last, worst first: the best match ends most recently used
@@ -917,7 +946,7 @@ class MemoryManager:
             self._recall(hits, ranks)
             return []
         self._fetch_contents([member for unit, _ in chosen.values() for member in unit])
-        self._make_room(used, now)
+        self._make_room(used, now, keep=ranks.keys() - chosen.keys())  # what this query shows stays
         promoted: list[PageId] = []
         for key, (unit, reason) in chosen.items():
             for member in unit:
@@ -981,6 +1010,21 @@ class MemoryManager:
                 used += tokens
             ranks[key] = len(ranks)
         return used
+
+    def _gaps(self, recent: Sequence[Page]) -> set[str]:
+        """First pages of recent turns right after a turn of the conversation that is in swap, which the
+        recent turns must not step over (an answer evicted while its question stayed, say)."""
+        shown = {page.id for page in recent}
+        gaps: set[str] = set()
+        for page in recent:
+            if page.frame_id not in (None, page.id) and page.group_id is None:
+                continue  # a later page of its turn
+            before = self.page_table.neighbour(page, -1)
+            while before is not None and before.namespace != page.namespace:
+                before = self.page_table.neighbour(before, -1)
+            if before is not None and before.id not in shown and before.tier is Tier.SWAP:
+                gaps.add(page.id)
+        return gaps
 
     def _neighbours(self, page: Page, before: int, after: int) -> list[tuple[Page, str]]:
         """The rest of the page's turn, then ``before`` turns before it and ``after`` after it, nearest first."""
@@ -1049,6 +1093,7 @@ class MemoryManager:
             else:
                 recent.extend(unit)
         archive.sort(key=lambda entry: entry[0])  # the latest recall first, best ranked first within it
+        gaps = self._gaps(recent)
         prompt = assemble_prompt(
             query,
             budget=budget,
@@ -1058,6 +1103,7 @@ class MemoryManager:
             archive=[page for _, unit in archive for page in unit],
             recent=recent,
             matched={page_id: rank for page_id, rank in self._matched.items() if page_id in table},
+            gaps=gaps,
             system=system,
             sections=sections,
             skipped=skipped,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nexint_core.assembly import LeftOut
 from nexint_core.clock import StepClock
 from nexint_core.config import PolicyConfig, resolve_policy
 from nexint_core.errors import InvalidArgument
@@ -40,8 +41,9 @@ class TurnResult:
     expected: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     usage: tuple[tuple[str, int], ...] = ()  # tokens per tier after the prompt was assembled
-    events: tuple[int, int] = (0, 0)  # the seq range [first, last] of the events since the previous turn
-    left_out: tuple[str, ...] = ()  # pages the prompt could not hold (its ``left_out``, by id)
+    # The seq range [first, last] of the events logged since the previous turn (first > last: none).
+    events: tuple[int, int] = (1, 0)
+    left_out: tuple[LeftOut, ...] = ()  # pages the prompt could not hold, each with its section and reason
 
     @property
     def hit(self) -> bool | None:
@@ -181,7 +183,7 @@ def replay(
                     missing=tuple(page_id for page_id in expected if page_id not in present),
                     usage=tuple((tier, usage[tier]) for tier in _TIERS),
                     events=(seq_before + 1, last_seq),
-                    left_out=tuple(out.page_id for out in prompt.left_out),
+                    left_out=tuple(prompt.left_out),
                 )
             )
             evicted_before, seq_before = evicted, last_seq

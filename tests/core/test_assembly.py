@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -364,7 +365,7 @@ def test_assemble_section_budget_in_tokens_caps_the_section() -> None:
     assert recent.budget == 40
     assert 0 < recent.tokens <= 40
     assert recent.page_ids == [page.id for page in mmu.active_pages()][-len(recent.page_ids) :]  # the newest kept
-    assert all("recent section full" in out.reason for out in prompt.left_out)
+    assert all(out.reason.startswith("recent section") for out in prompt.left_out)
 
 
 def test_recent_turns_are_one_unbroken_stretch_back_from_the_newest() -> None:
@@ -383,9 +384,11 @@ def test_recent_turns_are_one_unbroken_stretch_back_from_the_newest() -> None:
     kept = prompt.section("recent").page_ids
     assert kept == ids[-len(kept) :]  # a suffix: no newer turn skipped while an older, smaller one is kept
     assert len(kept) < len(ids)
-    assert [out.page_id for out in prompt.left_out] == ids[: len(ids) - len(kept)]
-    free = prompt.budget - prompt.tokens
-    assert all(out.reason.endswith(f"{free} left") for out in prompt.left_out)  # what the prompt really had
+    assert sorted(out.page_id for out in prompt.left_out) == ids[: len(ids) - len(kept)]
+    assert prompt.messages[0]["role"] == "user"  # the stretch starts with a question, not a lone answer
+    reasons = {out.page_id: out.reason for out in prompt.left_out}
+    assert reasons[ids[-len(kept) - 1]] == "recent section: the turn it answers did not fit"
+    assert reasons[ids[-len(kept) - 2]].startswith("recent section full: needs")
 
 
 @given(st.lists(st.integers(1, 60), min_size=1, max_size=30), st.integers(60, 400))
@@ -637,3 +640,37 @@ def test_assemble_gives_unused_room_back_without_passing_the_budget(budget: int,
             )
             assert need > free, (page.id, need, free)
     assert sum(section.tokens for section in prompt.sections) == prompt.tokens
+
+
+def test_recent_turns_stop_at_a_turn_in_swap_instead_of_stepping_over_it() -> None:
+    mmu = MemoryManager(64, clock=StepClock())
+    for n, act in enumerate(["baked rye bread", "walked along the river", "played chess online"], 1):
+        mmu.write("user", f"Today I {act}, in the rain.")
+        mmu.write("assistant", f"Noted ({n}).")
+    answer = next(page for page in mmu.active_pages() if page.content == "Noted (2).")
+    mmu.page_out(answer.id)  # an answer in swap while its question and the newer turns stay
+    prompt = mmu.assemble("Thanks!", page_in=False)
+    shown = [message["content"] for message in prompt.messages]
+    assert shown == ["Today I played chess online, in the rain.", "Noted (3).", "Thanks!"]
+    reasons = {out.page_id: out.reason for out in prompt.left_out}
+    assert len(reasons) == 3  # the two older questions and the first answer
+    assert all(reason.startswith("recent section: older than a turn in swap") for reason in reasons.values())
+
+
+def test_a_matched_turn_kept_first_brings_its_answer_and_the_stretch_starts_with_a_question() -> None:
+    mmu = MemoryManager(50, clock=StepClock())
+    for question, answer in [
+        ("My sister lives in Porto.", "Noted."),
+        ("I baked bread today.", "Nice."),
+        ("I walked along the river.", "Lovely."),
+        ("I played chess online.", "Fun."),
+        ("I repotted the fern.", "Good."),
+    ]:
+        mmu.write("user", question)
+        mmu.write("assistant", answer)
+    assert mmu.usage()["swap"] == 0
+    shown = [(message["role"], message["content"]) for message in mmu.assemble("Where does my sister live?").messages]
+    assert shown[:2] == [("user", "My sister lives in Porto."), ("assistant", "Noted.")]
+    assert shown[-1] == ("user", "Where does my sister live?")
+    roles = [role for role, _ in shown]
+    assert all(a != b for a, b in itertools.pairwise(roles)), shown  # questions and answers alternate

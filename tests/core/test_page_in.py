@@ -623,3 +623,19 @@ def test_a_page_in_never_evicts_the_context_it_just_chose_to_show() -> None:
     assert reply in prompt.page_ids  # shown with the fact it answers
     evicted = [event.memory_id for event in mmu.events if event.seq > before and event.action is Action.EVICT]
     assert reply not in evicted
+
+
+@pytest.mark.parametrize("policy", ["LRU", "LFU", "FIFO", "ARC", "importance"])
+def test_a_page_in_never_evicts_the_match_it_found_whatever_the_policy(policy: str) -> None:
+    mmu = MemoryManager(30, policy=policy, clock=StepClock(), core_budget=0)
+    mmu.write("user", "We walked along the river this morning with the dog.")
+    fact = mmu.write("user", "My dentist appointment is on Tuesday.")[0]
+    for text in ("Nice weather today.", "The bus was late again.", "Lunch was soup and bread."):
+        mmu.write("user", text)
+    assert mmu.get(fact).tier is Tier.ACTIVE  # resident, and under FIFO the oldest resident unit
+    before = mmu.events.last_seq
+    prompt = mmu.assemble("When is the dentist appointment?")
+    evicted = [event.memory_id for event in mmu.events if event.seq > before and event.action is Action.EVICT]
+    assert fact not in evicted
+    assert fact in prompt.page_ids
+    assert mmu.usage()["active"] <= 30

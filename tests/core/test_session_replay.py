@@ -303,7 +303,8 @@ def test_replay_ties_each_turn_to_its_events_and_what_its_prompt_left_out(sessio
         mine = [by_seq[seq] for seq in range(first, last + 1)]
         assert sum(1 for event in mine if event.action is Action.EVICT) == turn.evicted
         assert [event.memory_id for event in mine if event.action is Action.PAGE_IN] == list(turn.promoted)
-        assert not set(turn.left_out) & set(turn.page_ids)
+        assert not {out.page_id for out in turn.left_out} & set(turn.page_ids)
+        assert all(out.reason.startswith(f"{out.section} section") for out in turn.left_out)
     assert previous_last == run.events[-1].seq
     assert any(turn.left_out for turn in run.turns)  # at 100 tokens some prompts are full
 
