@@ -34,8 +34,8 @@ __all__ = [
 SECTION_NAMES = ("system", "core", "summaries", "archive", "recent", "query")
 _MEMORY_SECTIONS = ("core", "summaries", "archive", "recent")
 _SECOND_PASS = ("archive", "recent", "summaries", "core")  # who gets the room other sections left, in order
+_BEST_MATCHES = 5  # resident matches ranked this high are shown as recalls when the recent turns miss them
 _COUNT_CACHE = 32_768  # cached line counts (texts), cleared when full
-_MATCHED_KEPT = 3  # recent turns the query matched that a short recent section keeps before the newest
 # Shares of what the system anchor and the query leave. Unused budget flows to the next section; what is
 # still unused at the end goes to items left out (archive, then recent, summaries, core), except to a
 # section whose budget is a token count: that is a cap.
@@ -258,6 +258,7 @@ def assemble_prompt(
     recent: Sequence[Page],
     matched: Mapping[str, int] | None = None,
     gaps: Collection[str] = (),
+    context_of: Mapping[str, str] | None = None,
     system: str = "",
     sections: Mapping[str, int | float] = DEFAULT_SECTIONS,
     skipped: Sequence[LeftOut] = (),
@@ -268,9 +269,11 @@ def assemble_prompt(
     """Assemble a prompt from pages already sorted in prompt order.
 
     ``archive`` comes in order of preference (what a short section keeps first) and is rendered in
-    write order; ``recent`` is chronological (when the section is short of room it keeps the turns
-    ``matched`` ranks for the query, each with the turn after it, then one unbroken stretch back from
-    the newest, which ends at a turn whose first page is in ``gaps``: one not shown comes right before it).
+    write order; ``recent`` is chronological, and shown as one unbroken stretch back from the newest,
+    which ends at a turn whose first page is in ``gaps`` (one not shown comes right before it). Recent
+    turns ``matched`` ranks for the query that the stretch will not reach are shown in the archive
+    section instead, each with the turn that answers it. ``context_of`` names, for an archive page shown
+    as the context of a match, that match: it is shown only if its match is.
     ``previous`` is the last prompt's ``lines``, for prefix stability.
     """
     label_cache = label_cache if label_cache is not None else {}
@@ -291,16 +294,28 @@ def assemble_prompt(
         anchor = PromptItem((), "system", system, (("system", system),), system_tokens)
         built.append(Section("system", system_tokens, system_tokens, (anchor,)))
     carry = 0
-    archive_units = _units(archive)
     recent_units = _units(recent)
+    recent_items = _items(recent_units, count, labelled=False, dated=False)
+    allowance = _allowance(shares["recent"], free)  # what the recent turns get at least
+    moved, gaps, answers = _recalled_matches(recent_units, recent_items, matched or {}, gaps, allowance)
+    archive_units = [*moved, *_units(archive)]  # this query's resident matches first, then its recalls
+    anchors = {**(context_of or {}), **answers}
+    unit_of: dict[str, int] = {page.id: index for index, unit in enumerate(archive_units) for page in unit}
+    requires = {
+        index: unit_of[anchors[page.id]]
+        for index, unit in enumerate(archive_units)
+        for page in unit
+        if page.id in anchors and unit_of.get(anchors[page.id], index) != index
+    }
+    recent_units = [unit for unit in recent_units if not any(unit is other for other in moved)]
     candidates = {
         "core": _items(_units(core), count, labelled=True, dated=False),
         "summaries": _items(_units(summaries), count, labelled=True, dated=True),
         "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
-        "recent": _items(recent_units, count, labelled=False, dated=False),
+        "recent": [item for item in recent_items if not any(item.page_ids[0] == unit[0].id for unit in moved)],
     }
-    recent_order, kept_first = _recent_preference(recent_units, matched or {}, gaps)
-    contiguous = {"recent": kept_first}  # past the matched turns, recent turns are a stretch back from the newest
+    recent_order = list(reversed(range(len(recent_units))))  # one stretch back from the newest
+    contiguous = {"recent": 0}
     stops = {"recent": {i for i, unit in enumerate(recent_units) if unit[0].id in gaps}}
     # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
     # archive units in the order given (best recall first). Kept items are rendered in ``placement`` order.
@@ -315,6 +330,7 @@ def assemble_prompt(
         range(len(archive_units)), key=lambda i: (days[i], min(p.vaddr for p in archive_units[i]), i)
     )
     fits = {name: _Fit(candidates[name], count.line(_HEADERS[name]), count) for name in _MEMORY_SECTIONS}
+    fits["archive"].requires = requires  # context only beside the match it belongs to
     rooms: dict[str, int] = {}
     for name in _MEMORY_SECTIONS:  # each section's share, plus what the sections before it left
         room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
@@ -328,7 +344,7 @@ def assemble_prompt(
             extra = fits[name].take(preference[name], held + free, contiguous.get(name), stops.get(name, ())) - held
             free -= extra
             rooms[name] += extra
-    orphan = _answer_first(fits["recent"], recent_units, recent_order, kept_first)
+    orphan = _answer_first(fits["recent"], recent_units, recent_order)
     for name in _MEMORY_SECTIONS:
         items, chosen, tokens = candidates[name], fits[name].chosen, fits[name].tokens
         placement = chronological if name == "archive" else range(len(items))
@@ -378,27 +394,61 @@ def assemble_prompt(
     )
 
 
-def _recent_preference(
-    units: list[list[Page]], matched: Mapping[str, int], gaps: Collection[str]
-) -> tuple[list[int], int]:
-    """Recent turns a short section keeps: those the query matched (best first), each followed by the turn
-    after it when nothing lies between them; then the newest. Also how many lead the order."""
+def _recalled_matches(
+    units: list[list[Page]],
+    items: list[PromptItem],
+    matched: Mapping[str, int],
+    gaps: Collection[str],
+    allowance: int,
+) -> tuple[list[list[Page]], set[str], dict[str, str]]:
+    """Resident turns the query matched that the recent turns will not reach, each with the turn that
+    answers it, best match first: they are shown as recalls (the archive section). Returns them, the
+    gaps the recent turns stop at (the turn after the newest of them included), and each answer's match.
+
+    The recent turns surely reach back as far as their own allowance holds, from the newest to the first
+    gap; a match in that stretch is shown there, in its place.
+    """
+    reach, used = len(units), 0
+    for i in reversed(range(len(units))):
+        used += items[i].tokens
+        if used > allowance:
+            break
+        reach = i
+        if units[i][0].id in gaps:
+            break
     ranks = {
-        i: min(matched[p.id] for p in unit if p.id in matched)
-        for i, unit in enumerate(units)
-        if any(p.id in matched for p in unit)
+        i: rank
+        for i, unit in enumerate(units[:reach])
+        if (rank := min((matched[p.id] for p in unit if p.id in matched), default=_BEST_MATCHES)) < _BEST_MATCHES
     }
-    first: list[int] = []
-    for i in sorted(ranks, key=lambda i: (ranks[i], -i))[:_MATCHED_KEPT]:
-        pair = [i] if i + 1 >= len(units) or units[i + 1][0].id in gaps else [i, i + 1]
-        first.extend(index for index in pair if index not in first)
-    return first + [i for i in reversed(range(len(units))) if i not in first], len(first)
+    chosen: list[int] = []
+    answers: dict[str, str] = {}
+    for i in sorted(ranks, key=lambda i: (ranks[i], -i)):
+        if i in chosen:
+            continue
+        chosen.append(i)
+        following = i + 1
+        if (
+            following < reach
+            and following not in chosen
+            and following not in ranks  # a match of its own, not an answer
+            and units[i][0].role == "user"
+            and units[following][0].role == "assistant"
+            and units[following][0].id not in gaps
+        ):
+            chosen.append(following)
+            answers.update(dict.fromkeys((page.id for page in units[following]), units[i][0].id))
+    if not chosen:
+        return [], set(gaps), {}
+    after = max(chosen) + 1
+    stop = {units[after][0].id} if after < len(units) else set()
+    return [units[i] for i in chosen], set(gaps) | stop, answers
 
 
 class _Fit:
     """The items a section keeps, and its tokens: its header, theirs, and a line per day among them."""
 
-    __slots__ = ("_count", "_days", "_header", "_items", "chosen", "gap", "needs", "tokens")
+    __slots__ = ("_count", "_days", "_header", "_items", "chosen", "gap", "needs", "requires", "tokens")
 
     def __init__(self, items: list[PromptItem], header: int, count: _Counter) -> None:
         self._items, self._header, self._count = items, header, count
@@ -406,6 +456,7 @@ class _Fit:
         self.chosen: set[int] = set()
         self.needs: dict[int, int] = {}  # what an item that did not fit needed: its lines, a header, a day line
         self.gap = False  # the stretch ended at a turn not shown (in swap), not for room
+        self.requires: dict[int, int] = {}  # an item shown only if this other item is
         self.tokens = 0
 
     def take(self, order: list[int], room: int, contiguous_from: int | None = None, stops: Collection[int] = ()) -> int:
@@ -420,6 +471,8 @@ class _Fit:
                 if contiguous_from is not None and position >= contiguous_from and index in stops:
                     self.gap = True
                     break
+                continue
+            if self.requires.get(index, index) not in self.chosen and index in self.requires:
                 continue
             item = self._items[index]
             need = item.tokens + (0 if self.chosen else self._header)
@@ -445,10 +498,10 @@ class _Fit:
         self.tokens -= self._items[index].tokens + (0 if self.chosen else self._header)
 
 
-def _answer_first(fit: _Fit, units: list[list[Page]], order: list[int], kept_first: int) -> int | None:
+def _answer_first(fit: _Fit, units: list[list[Page]], order: list[int]) -> int | None:
     """The stretch of recent turns starts with a question, not an answer whose question was cut off;
     returns the answer dropped, if any."""
-    stretch = [index for index in order[kept_first:] if index in fit.chosen]
+    stretch = [index for index in order if index in fit.chosen]
     if stretch:
         oldest = stretch[-1]
         if units[oldest][0].role == "assistant" and oldest > 0 and oldest - 1 not in fit.chosen:

@@ -153,6 +153,7 @@ class MemoryManager:
         # Active pages recalled for a query (the prompt's archive section): id -> (page-in number, rank in it).
         self._recalled: dict[str, tuple[int, int]] = {}
         self._recalls = 0
+        self._context_of: dict[str, str] = {}  # a page shown as context of a match -> the match's id
         self._matched: dict[str, int] = {}  # resident pages the last page-in matched, by rank
         self._last_lines: tuple[str, ...] = ()
         self._label_tokens: dict[str, int] = {}
@@ -516,6 +517,7 @@ class MemoryManager:
         for page in pages:
             self._unstored.pop(page.id, None)
             self._recalled.pop(page.id, None)
+            self._context_of.pop(page.id, None)
             if page.id not in self.page_table:
                 continue
             unit = page.unit
@@ -672,6 +674,7 @@ class MemoryManager:
             self._recalled.setdefault(page.id, (self._recalls, 1 << 30))  # page_in() ranks its own below
         elif tier is not Tier.ACTIVE:
             self._recalled.pop(page.id, None)
+            self._context_of.pop(page.id, None)
         if self._spill and old is not tier:
             if tier is Tier.SWAP and page.id in self._unstored:
                 pass  # not stored yet: released once it is
@@ -856,6 +859,7 @@ class MemoryManager:
         for member in unit:
             self.page_table.remove(member.id)
             self._recalled.pop(member.id, None)
+            self._context_of.pop(member.id, None)
             self._record(member, Action.DROP, reason, member.tier, None, now)
         self._groups.pop(page.unit, None)
         self._sync_log()
@@ -927,6 +931,8 @@ class MemoryManager:
                 chosen[page.unit] = (unit, candidate.reason())
                 used += tokens
             ranks[page.unit] = len(ranks)
+            for member in unit:  # a match in its own right now, not the context of an older one
+                self._context_of.pop(member.id, None)
             matches += 1
             if matches <= _CONTEXT_MATCHES and candidate.distinct:  # the best are read with the turns around them
                 used = self._add_context(page, chosen, ranks, used, room)
@@ -1009,7 +1015,19 @@ class MemoryManager:
                 chosen[key] = (unit, f"context of {page.id} ({relation})")
                 used += tokens
             ranks[key] = len(ranks)
+            for member in unit:
+                self._context_of[member.id] = page.id
         return used
+
+    def _shown_as_context(self, archive: Sequence[tuple[Any, list[Page]]]) -> dict[str, str]:
+        """Archive pages recalled as the context of a match in the same page-in: page id -> the match's."""
+        shown: dict[str, str] = {}
+        for _, unit in archive:
+            for page in unit:
+                anchor = self._context_of.get(page.id)
+                if anchor is not None and self._recalled.get(anchor, (-1,))[0] == self._recalled[page.id][0]:
+                    shown[page.id] = anchor
+        return shown
 
     def _gaps(self, recent: Sequence[Page]) -> set[str]:
         """First pages of recent turns right after a turn of the conversation that is in swap, which the
@@ -1104,6 +1122,7 @@ class MemoryManager:
             recent=recent,
             matched={page_id: rank for page_id, rank in self._matched.items() if page_id in table},
             gaps=gaps,
+            context_of=self._shown_as_context(archive),
             system=system,
             sections=sections,
             skipped=skipped,

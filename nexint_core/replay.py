@@ -248,9 +248,13 @@ def compare_runs(runs: Sequence[ReplayRun]) -> list[str]:
         mine, theirs = diverged
         only_base = [page_id for page_id in mine.page_ids if page_id not in theirs.page_ids]
         only_run = [page_id for page_id in theirs.page_ids if page_id not in mine.page_ids]
+        sides = [
+            f"only {policy.split(' ')[0]} has {' '.join(only)}"
+            for policy, only in ((base.policy, only_base), (run.policy, only_run))
+            if only
+        ]
         lines.append(
             f"{run.policy} first diverges from {base.policy} at turn {mine.turn} ({mine.kind} {mine.text!r}): "
-            f"only {base.policy.split(' ')[0]} has {' '.join(only_base) or 'nothing else'}, "
-            f"only {run.policy.split(' ')[0]} has {' '.join(only_run) or 'nothing else'}"
+            + (", ".join(sides) or "the same pages in another order")
         )
     return lines

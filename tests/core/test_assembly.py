@@ -576,15 +576,16 @@ def test_assemble_leaves_out_a_whole_group_with_a_quarantined_member() -> None:
     assert "quarantined" in reasons[result]
 
 
-def test_assemble_keeps_resident_matches_in_the_recent_turns_in_order() -> None:
+def test_assemble_keeps_replies_with_their_questions_in_the_recent_turns() -> None:
     mmu = MemoryManager(300, clock=StepClock())
     for i in range(40):
         mmu.write("user", f"Weather in City{i}?")
         mmu.write("assistant", "Sunny.")
     prompt = mmu.assemble("Weather in City40?")
     roles = [message["role"] for message in prompt.messages[1:-1]]
-    assert roles.count("assistant") >= len(roles) // 2 - 2  # replies stay with their questions
-    assert set(prompt.section("archive").page_ids) <= set(prompt.promoted)  # only what came back from swap
+    assert all(a != b for a, b in itertools.pairwise(roles)), roles  # replies stay with their questions
+    recent = prompt.section("recent").page_ids
+    assert recent == [page.id for page in mmu.active_pages()][-len(recent) :]
 
 
 def test_page_in_leaves_the_best_resident_match_most_recently_used() -> None:
@@ -657,20 +658,24 @@ def test_recent_turns_stop_at_a_turn_in_swap_instead_of_stepping_over_it() -> No
     assert all(reason.startswith("recent section: older than a turn in swap") for reason in reasons.values())
 
 
-def test_a_matched_turn_kept_first_brings_its_answer_and_the_stretch_starts_with_a_question() -> None:
-    mmu = MemoryManager(50, clock=StepClock())
+def test_a_resident_match_the_recent_turns_miss_is_recalled_with_its_answer() -> None:
+    mmu = MemoryManager(100, clock=StepClock())
+    ids = []
     for question, answer in [
         ("My sister lives in Porto.", "Noted."),
         ("I baked bread today.", "Nice."),
         ("I walked along the river.", "Lovely."),
         ("I played chess online.", "Fun."),
         ("I repotted the fern.", "Good."),
+        ("I fixed the bike.", "Great."),
+        ("I cooked a curry.", "Yum."),
     ]:
-        mmu.write("user", question)
-        mmu.write("assistant", answer)
+        ids += [mmu.write("user", question)[0], mmu.write("assistant", answer)[0]]
     assert mmu.usage()["swap"] == 0
-    shown = [(message["role"], message["content"]) for message in mmu.assemble("Where does my sister live?").messages]
-    assert shown[:2] == [("user", "My sister lives in Porto."), ("assistant", "Noted.")]
-    assert shown[-1] == ("user", "Where does my sister live?")
-    roles = [role for role, _ in shown]
-    assert all(a != b for a, b in itertools.pairwise(roles)), shown  # questions and answers alternate
+    prompt = mmu.assemble("Where does my sister live?")
+    assert prompt.section("archive").page_ids == ids[:2]  # the match, then the turn that answers it
+    recent = prompt.section("recent").page_ids
+    assert recent == ids[-len(recent) :]  # and the recent turns are one stretch back from the newest
+    roles = [message["role"] for message in prompt.messages[1:]]
+    assert roles[0] == "user"
+    assert all(a != b for a, b in itertools.pairwise(roles)), roles  # questions and answers alternate
