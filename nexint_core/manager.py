@@ -35,6 +35,7 @@ from nexint_core.ids import IdAllocator, PageId, observe_global
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Frame, Page, Tier, validate_importance
 from nexint_core.policies import POLICY_NAMES, EvictionPolicy, explain, make_policy, policy_name
+from nexint_core.postgres_store import is_postgres_uri
 from nexint_core.session import SessionRecorder
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.sqlite_store import SqliteSwapStore
@@ -1207,6 +1208,10 @@ def open_manager(
 def _resolve_store(store: SwapStore | str | os.PathLike[str] | None, embedder: Embedder | None) -> SwapStore:
     if store is None:
         return InMemorySwapStore(embedder)
+    if is_postgres_uri(store):
+        from nexint_core.postgres_store import PostgresSwapStore
+
+        return PostgresSwapStore(str(store), embedder=embedder)
     if isinstance(store, (str, os.PathLike)):
         return SqliteSwapStore(Path(store), embedder=embedder)
     return store

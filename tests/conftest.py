@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from nexint_core import StepClock, get_tokenizer
+from tests.postgres.server import Server, start_server
 
 settings.register_profile(
     "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -68,3 +69,17 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     return
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+    """One real PostgreSQL with pgvector for the whole run (see ``tests/postgres/server.py``)."""
+    return start_server(tmp_path_factory.mktemp("pg"))
+
+
+@pytest.fixture
+def postgres_uri(postgres_server: Server) -> Iterator[str]:
+    """A fresh database on the test server, dropped afterwards."""
+    uri = postgres_server.create_database()
+    yield uri
+    postgres_server.drop_database(uri)

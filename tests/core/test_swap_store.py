@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from nexint_core import InMemorySwapStore, InvalidArgument, Page, PageId, SwapStore, Tier
+from nexint_core.postgres_store import PostgresSwapStore
 from nexint_core.sqlite_store import SqliteSwapStore
 from nexint_core.swap import SearchHit
 
@@ -91,10 +92,14 @@ def passes(candidate: Page, where: Mapping[str, object]) -> bool:
     return all(getattr(candidate, name) == value for name, value in where.items())
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SwapStore]:
     if request.param == "memory":
         yield InMemorySwapStore()
+        return
+    if request.param == "postgres":
+        with PostgresSwapStore(request.getfixturevalue("postgres_uri")) as postgres:
+            yield postgres
         return
     with SqliteSwapStore(tmp_path / "store") as sqlite:
         yield sqlite

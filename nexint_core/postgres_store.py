@@ -1,0 +1,706 @@
+"""The PostgreSQL + pgvector swap store: one archive shared by many agent processes and hosts.
+
+Pages, the page table (each page's tier), the event log and id counters live in tables with a versioned
+schema. BM25 runs in SQL over each page's stemmed terms (a ``tsvector`` with a GIN index finds the pages
+holding a query term), with the embedded store's formula, term selection and tie order, so both stores
+rank the same pages the same way; vectors are pgvector columns searched exactly up to
+:data:`EXACT_UP_TO` pages per namespace and through an HNSW index beyond. Every query filters on the
+namespace, and row-level security keeps a role granted some namespaces (:meth:`grant`) from reading
+any other's rows, even through raw SQL.
+
+Writes are transactions with idempotent retries: a page is written with ``ON CONFLICT`` on its id,
+so a retry after a lost acknowledgement stores it once; ids come from a counter row updated
+atomically, so processes never collide. A server that is down or restarting raises
+:class:`StoreUnavailable` after ``retry_for`` seconds of retrying; the pool reconnects by itself once
+the server is back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
+from nexint_core.errors import EmbedderMismatch, InvalidArgument, NamespaceViolation, StoreError
+from nexint_core.events import PagingEvent
+from nexint_core.ids import PageId
+from nexint_core.lexical import POSTING_BUDGET, LexicalIndex
+from nexint_core.pages import Page, Tier, namespace_of
+from nexint_core.swap import FILTER_FIELDS, SearchHit, check_filter, query_terms
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+__all__ = ["EXACT_UP_TO", "SCHEMA_VERSION", "PostgresSwapStore", "StoreUnavailable", "is_postgres_uri"]
+
+SCHEMA_VERSION = 2
+EXACT_UP_TO = 50_000  # pages per namespace searched exactly (as the embedded store's flat index), HNSW beyond
+_SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait on one another
+_T = TypeVar("_T")
+
+_COLUMNS = (
+    "id, namespace, content, tokens, role, importance, frame_id, group_id, part, created, last_used, "
+    "use_count, tier, quarantined, metadata, vaddr"
+)
+
+# Forward migrations: _MIGRATIONS[n] takes a schema at version n to n + 1. Never edit one that shipped.
+_MIGRATIONS: list[str] = [
+    # 0 -> 1: pages, events, counters, per-namespace statistics.
+    """
+    CREATE EXTENSION IF NOT EXISTS vector;
+    CREATE TABLE nexint_pages (
+        seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        id text PRIMARY KEY,
+        namespace text NOT NULL,
+        content text NOT NULL,
+        tokens integer NOT NULL,
+        role text NOT NULL,
+        importance double precision NOT NULL,
+        frame_id text,
+        group_id text,
+        part integer NOT NULL,
+        created double precision,
+        last_used double precision,
+        use_count integer NOT NULL,
+        tier text NOT NULL,
+        quarantined boolean NOT NULL,
+        metadata jsonb NOT NULL,
+        vaddr bigint NOT NULL,
+        terms text[] NOT NULL,
+        doc_len integer NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (array_to_tsvector(terms)) STORED,
+        embedding vector({dim}) NOT NULL
+    );
+    CREATE INDEX nexint_pages_by_namespace ON nexint_pages (namespace, seq);
+    CREATE INDEX nexint_pages_terms ON nexint_pages USING gin (tsv);
+    CREATE INDEX nexint_pages_vectors ON nexint_pages USING hnsw (embedding vector_ip_ops);
+    CREATE TABLE nexint_events (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        namespace text NOT NULL,
+        event_seq bigint NOT NULL,
+        time double precision NOT NULL,
+        memory_id text NOT NULL,
+        action text NOT NULL,
+        reason text NOT NULL,
+        tier_from text,
+        tier_to text,
+        tokens integer NOT NULL,
+        policy text NOT NULL
+    );
+    CREATE INDEX nexint_events_by_namespace ON nexint_events (namespace, event_seq);
+    CREATE INDEX nexint_events_by_memory ON nexint_events (memory_id);
+    CREATE TABLE nexint_counters (kind text PRIMARY KEY, last bigint NOT NULL);
+    CREATE TABLE nexint_stats (
+        namespace text NOT NULL,
+        shard integer NOT NULL,
+        docs bigint NOT NULL,
+        total_length bigint NOT NULL,
+        PRIMARY KEY (namespace, shard)
+    );
+    """,
+    # 1 -> 2: row-level security by namespace grants.
+    """
+    CREATE TABLE nexint_grants (grantee name NOT NULL, namespace text NOT NULL, PRIMARY KEY (grantee, namespace));
+    ALTER TABLE nexint_pages ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE nexint_events ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE nexint_stats ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY nexint_by_namespace ON nexint_pages
+        USING (namespace IN (SELECT g.namespace FROM nexint_grants g WHERE g.grantee = current_user));
+    CREATE POLICY nexint_by_namespace ON nexint_events
+        USING (namespace IN (SELECT g.namespace FROM nexint_grants g WHERE g.grantee = current_user));
+    CREATE POLICY nexint_by_namespace ON nexint_stats
+        USING (namespace IN (SELECT g.namespace FROM nexint_grants g WHERE g.grantee = current_user));
+    """,
+]
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (down, restarting, or refusing connections)."""
+
+    code = "STORE_UNAVAILABLE"
+
+
+def is_postgres_uri(spec: object) -> bool:
+    """Whether a store spec names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return isinstance(spec, str) and spec.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def _vector_text(vector: npt.NDArray[np.float32]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def _tsquery(terms: Sequence[str]) -> str:
+    return " | ".join("'" + term.replace("'", "''").replace("\\", "\\\\") + "'" for term in terms)
+
+
+def _shard(page_id: str) -> int:
+    return zlib.crc32(page_id.encode("utf-8")) % _SHARDS
+
+
+class _EventSink:
+    """Buffers a manager's events; they are written with the store's next transaction."""
+
+    def __init__(self, store: PostgresSwapStore, namespace: str) -> None:
+        self._store, self._namespace = store, namespace
+
+    def emit(self, event: PagingEvent) -> None:
+        self._store._pending_events.append((self._namespace, event))
+
+
+class PostgresSwapStore:
+    """A :class:`~nexint_core.swap.SwapStore` in PostgreSQL with pgvector.
+
+    ``dsn`` is a libpq URI (``postgresql://user@host/db``). ``pool_size`` connections are shared by
+    this process's threads. ``retry_for`` bounds how long an operation retries while the server is
+    unreachable before raising :class:`StoreUnavailable`.
+    """
+
+    durable = True
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        embedder: Embedder | None = None,
+        pool_size: int = 4,
+        retry_for: float = 30.0,
+        create: bool = True,
+    ) -> None:
+        try:
+            import psycopg  # noqa: F401  (checked here, used below)
+            from psycopg_pool import ConnectionPool
+        except ImportError:  # pragma: no cover - the extra is installed in development
+            raise StoreError("the PostgreSQL store needs psycopg: pip install 'nexint[postgres]'") from None
+        if pool_size < 1:
+            raise InvalidArgument(f"pool_size must be at least 1, got {pool_size}")
+        self.dsn = dsn
+        self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
+        self.retry_for = retry_for
+        self._pending_events: list[tuple[str, PagingEvent]] = []
+        self._closed = False
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": 5},
+            reconnect_timeout=max(retry_for, 1.0),
+        )
+        try:
+            self._pool.open(wait=True, timeout=max(retry_for, 1.0))
+        except Exception as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot reach the PostgreSQL server at {_redacted(dsn)}: {exc}") from None
+        try:
+            self._run(lambda conn: self._prepare(conn, create))
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- connections, retries, schema ---------------------------------------------------------------
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        """Run ``work`` in one transaction, retrying while the server is unreachable."""
+        import psycopg
+
+        if self._closed:
+            raise StoreError("the store is closed")
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.05
+        while True:
+            try:
+                with self._pool.connection(timeout=max(self.retry_for, 1.0)) as conn, conn.transaction():
+                    return work(conn)
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise NamespaceViolation(f"PostgreSQL refused: {exc}") from None
+            except psycopg.OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(f"PostgreSQL at {_redacted(self.dsn)} is unavailable: {exc}") from None
+            except psycopg.errors.UniqueViolation:
+                if time.monotonic() >= deadline:  # two writers raced on one id: the retry sees the winner
+                    raise
+            except Exception as exc:
+                from psycopg_pool import PoolTimeout
+
+                if not isinstance(exc, PoolTimeout) or time.monotonic() >= deadline:
+                    if isinstance(exc, PoolTimeout):
+                        raise StoreUnavailable(
+                            f"PostgreSQL at {_redacted(self.dsn)} is unavailable: no connection in {self.retry_for:g} s"
+                        ) from None
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def _prepare(self, conn: psycopg.Connection[Any], create: bool) -> None:
+        """Create or upgrade the schema (one process at a time), then check the embedder."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('nexint-schema'))")
+        exists = conn.execute("SELECT to_regclass('nexint_meta') IS NOT NULL").fetchone()
+        if not (exists and exists[0]):
+            if not create:
+                raise StoreError(f"no nexint store in {_redacted(self.dsn)}")
+            conn.execute("CREATE TABLE nexint_meta (key text PRIMARY KEY, value text NOT NULL)")
+            conn.execute(
+                "INSERT INTO nexint_meta VALUES ('schema_version', '0'), ('embedder', %s), ('dim', %s)",
+                (self.embedder.name, str(self.embedder.dim)),
+            )
+        meta = dict(conn.execute("SELECT key, value FROM nexint_meta").fetchall())
+        version = int(meta["schema_version"])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store at {_redacted(self.dsn)} has schema {version}, newer than this nexint's "
+                f"{SCHEMA_VERSION}: upgrade nexint"
+            )
+        if meta["embedder"] != self.embedder.name or int(meta["dim"]) != self.embedder.dim:
+            raise EmbedderMismatch(
+                f"the store was built with embedder {meta['embedder']} ({meta['dim']} dimensions), "
+                f"not {self.embedder.name} ({self.embedder.dim})"
+            )
+        migrate(conn, version, SCHEMA_VERSION, int(meta["dim"]))
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def event_sink(self, namespace: str) -> _EventSink:
+        return _EventSink(self, namespace)
+
+    @property
+    def pending_events(self) -> int:
+        return len(self._pending_events)
+
+    def _write_events(self, conn: psycopg.Connection[Any], pending: Sequence[tuple[str, PagingEvent]]) -> None:
+        if not pending:
+            return
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO nexint_events (namespace, event_seq, time, memory_id, action, reason, tier_from,"
+                " tier_to, tokens, policy) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        ns,
+                        e.seq,
+                        e.time,
+                        e.memory_id,
+                        e.action.value,
+                        e.reason,
+                        e.tier_from.value if e.tier_from else None,
+                        e.tier_to.value if e.tier_to else None,
+                        e.tokens,
+                        e.policy,
+                    )
+                    for ns, e in pending
+                ],
+            )
+            updates: dict[tuple[str, str], tuple[str | None, bool | None]] = {}
+            for namespace, event in pending:
+                tier, flag = updates.get((event.memory_id, namespace), (None, None))
+                if event.tier_to is not None:
+                    tier = event.tier_to.value
+                if event.action.value == "quarantine":
+                    flag = True
+                elif event.action.value == "approve":
+                    flag = False
+                if tier is not None or flag is not None:
+                    updates[(event.memory_id, namespace)] = (tier, flag)
+            cur.executemany(
+                "UPDATE nexint_pages SET tier = COALESCE(%s, tier), quarantined = COALESCE(%s, quarantined)"
+                " WHERE id = %s AND namespace = %s",
+                [(tier, flag, memory_id, namespace) for (memory_id, namespace), (tier, flag) in updates.items()],
+            )
+
+    def _with_events(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        """Run ``work`` in a transaction that also writes the buffered events (kept if it fails)."""
+        pending = list(self._pending_events)
+
+        def run(conn: psycopg.Connection[Any]) -> _T:
+            self._write_events(conn, pending)
+            return work(conn)
+
+        result = self._run(run)
+        del self._pending_events[: len(pending)]
+        return result
+
+    def put(self, pages: Sequence[Page]) -> None:
+        if not pages:
+            return
+        pages = list({page.id: page for page in pages}.values())
+        terms = [content_terms(page.content) for page in pages]
+        vectors = embed_texts(self.embedder, [page.content for page in pages], terms)
+        vectors = vectors.astype(np.float16).astype(np.float32)  # the precision the embedded store keeps
+        rows = [
+            (
+                page.id,
+                namespace_of(page),
+                page.content,
+                page.tokens or 0,
+                page.role,
+                page.importance,
+                page.frame_id,
+                page.group_id,
+                page.part,
+                page.created,
+                page.last_used,
+                page.use_count,
+                (page.tier or Tier.ACTIVE).value,
+                page.quarantined,
+                json.dumps(page.metadata, sort_keys=True, default=str),
+                page.vaddr,
+                words,
+                len(words),
+                _vector_text(vector),
+            )
+            for page, words, vector in zip(pages, terms, vectors, strict=True)
+        ]
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            self._delete(conn, [page.id for page in pages])  # an overwrite: a fresh row, as in the embedded store
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO nexint_pages ({_COLUMNS}, terms, doc_len, embedding)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
+                    rows,
+                )
+            self._count(conn, [(row[1], _shard(row[0]), 1, row[17]) for row in rows])
+
+        self._with_events(write)
+
+    def _count(self, conn: psycopg.Connection[Any], changes: Sequence[tuple[str, int, int, int]]) -> None:
+        """Add ``(namespace, shard, docs, length)`` changes to the BM25 statistics, in one lock order."""
+        merged: dict[tuple[str, int], list[int]] = {}
+        for namespace, shard, docs, length in changes:
+            entry = merged.setdefault((namespace, shard), [0, 0])
+            entry[0] += docs
+            entry[1] += length
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO nexint_stats VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, shard) DO UPDATE"
+                " SET docs = nexint_stats.docs + excluded.docs,"
+                " total_length = nexint_stats.total_length + excluded.total_length",
+                [(ns, shard, docs, length) for (ns, shard), (docs, length) in sorted(merged.items())],
+            )
+
+    def _delete(self, conn: psycopg.Connection[Any], page_ids: Sequence[str]) -> None:
+        gone = conn.execute(
+            "DELETE FROM nexint_pages WHERE id = ANY(%s) RETURNING id, namespace, doc_len", (list(page_ids),)
+        ).fetchall()
+        if gone:
+            self._count(conn, [(namespace, _shard(page_id), -1, -length) for page_id, namespace, length in gone])
+
+    def delete(self, page_ids: Sequence[str]) -> None:
+        if page_ids:
+            self._with_events(lambda conn: self._delete(conn, list(page_ids)))
+
+    def flush(self) -> None:
+        if self._pending_events:
+            self._with_events(lambda conn: None)
+
+    def reserve_ids(self, kind: str, count: int, at_least: int) -> int:
+        """Reserve ``count`` ids of ``kind`` that no process has used; returns the first number."""
+        last = self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO nexint_counters VALUES (%s, %s) ON CONFLICT (kind) DO UPDATE"
+                " SET last = greatest(nexint_counters.last, %s) + %s RETURNING last",
+                (kind, at_least - 1 + count, at_least - 1, count),
+            ).fetchone()
+        )
+        assert last is not None
+        return int(last[0]) - count + 1
+
+    def grant(self, role: str, namespaces: Sequence[str]) -> None:
+        """Let database role ``role`` read and write these namespaces (and no other) under row-level
+        security. Run it as the tables' owner; the role needs table privileges too (see docs)."""
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO nexint_grants VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    [(role, namespace) for namespace in namespaces],
+                )
+
+        self._run(write)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _page(row: Sequence[Any]) -> Page:
+        return Page(
+            PageId(row[0]),
+            row[2],
+            int(row[3]),
+            role=row[4],
+            importance=float(row[5]),
+            namespace=row[1],
+            frame_id=row[6],
+            group_id=row[7],
+            part=int(row[8]),
+            created=row[9],
+            last_used=row[10],
+            use_count=int(row[11]),
+            tier=Tier(row[12]),
+            quarantined=bool(row[13]),
+            metadata=row[14] if isinstance(row[14], dict) else json.loads(row[14]),
+            vaddr=int(row[15]),
+        )
+
+    def get(self, page_id: str) -> Page | None:
+        row = self._run(
+            lambda conn: conn.execute(f"SELECT {_COLUMNS} FROM nexint_pages WHERE id = %s", (page_id,)).fetchone()
+        )
+        return None if row is None else self._page(row)
+
+    def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
+        """The content of each stored page among ``page_ids``, in one query."""
+        rows = self._run(
+            lambda conn: conn.execute(
+                "SELECT id, content FROM nexint_pages WHERE id = ANY(%s)", (list(page_ids),)
+            ).fetchall()
+        )
+        return {str(page_id): str(content) for page_id, content in rows}
+
+    def __contains__(self, page_id: object) -> bool:
+        if not isinstance(page_id, str):
+            return False
+        row = self._run(lambda conn: conn.execute("SELECT 1 FROM nexint_pages WHERE id = %s", (page_id,)).fetchone())
+        return row is not None
+
+    def __len__(self) -> int:
+        row = self._run(lambda conn: conn.execute("SELECT count(*) FROM nexint_pages").fetchone())
+        return int(row[0]) if row else 0
+
+    def __iter__(self) -> Iterator[Page]:
+        return self.scan()
+
+    def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
+        """Every stored page (of ``namespaces``) in write order, read in chunks."""
+        after = 0
+        while True:
+            if namespaces is None:
+                sql = f"SELECT {_COLUMNS}, seq FROM nexint_pages WHERE seq > %s ORDER BY seq LIMIT 2000"
+                args: tuple[Any, ...] = (after,)
+            else:
+                sql = (
+                    f"SELECT {_COLUMNS}, seq FROM nexint_pages WHERE namespace = ANY(%s) AND seq > %s"
+                    " ORDER BY seq LIMIT 2000"
+                )
+                args = (list(namespaces), after)
+            rows = self._run(partial(_fetch_all, sql=sql, args=args))
+            if not rows:
+                return
+            for row in rows:
+                yield self._page(row)
+            after = int(rows[-1][-1])
+
+    def last_event_seq(self, namespace: str) -> int:
+        row = self._run(
+            lambda conn: conn.execute(
+                "SELECT COALESCE(max(event_seq), 0) FROM nexint_events WHERE namespace = %s", (namespace,)
+            ).fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def events(self, namespace: str | None = None) -> list[PagingEvent]:
+        """The persisted event log (of one namespace), in order."""
+        from nexint_core.events import Action
+
+        sql = "SELECT event_seq, time, memory_id, action, reason, tier_from, tier_to, tokens, policy FROM nexint_events"
+        args: tuple[Any, ...] = ()
+        if namespace is not None:
+            sql += " WHERE namespace = %s"
+            args = (namespace,)
+        rows = self._run(lambda conn: conn.execute(sql + " ORDER BY seq", args).fetchall())
+        return [
+            PagingEvent(
+                int(seq),
+                float(at),
+                memory_id,
+                Action(action),
+                reason,
+                Tier(tier_from) if tier_from else None,
+                Tier(tier_to) if tier_to else None,
+                int(tokens),
+                policy,
+            )
+            for seq, at, memory_id, action, reason, tier_from, tier_to, tokens, policy in rows
+        ]
+
+    # -- search -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _where_sql(where: Mapping[str, object] | None) -> tuple[str, list[object]]:
+        check_filter(where)
+        if not where:
+            return "", []
+        clauses, args = [], []
+        for key, value in sorted(where.items()):
+            assert key in FILTER_FIELDS
+            if isinstance(value, Tier):
+                value = value.value
+            clauses.append(f" AND p.{key} IS NOT DISTINCT FROM %s")
+            args.append(value)
+        return "".join(clauses), args
+
+    def _stats(self, conn: psycopg.Connection[Any], namespace: str) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT COALESCE(sum(docs), 0), COALESCE(sum(total_length), 0) FROM nexint_stats WHERE namespace = %s",
+            (namespace,),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def search_text(
+        self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
+    ) -> list[SearchHit]:
+        extra, args = self._where_sql(where)
+        terms = query_terms(query)
+        if not terms or k <= 0:
+            return []
+
+        def search(conn: psycopg.Connection[Any]) -> list[SearchHit]:
+            hits: list[SearchHit] = []
+            for namespace in namespaces:
+                hits.extend(self._bm25(conn, namespace, terms, k, extra, args))
+            return hits
+
+        hits = self._run(search)
+        hits.sort(key=lambda hit: (-hit.score, hit.page_id))
+        return hits[:k]
+
+    def _bm25(
+        self,
+        conn: psycopg.Connection[Any],
+        namespace: str,
+        terms: Sequence[str],
+        k: int,
+        extra: str,
+        args: list[object],
+    ) -> list[SearchHit]:
+        """The embedded index's BM25 (:class:`~nexint_core.lexical.LexicalIndex`), computed in SQL."""
+        docs, total_length = self._stats(conn, namespace)
+        if not docs:
+            return []
+        distinct = sorted(set(terms))
+        counted = conn.execute(
+            "SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM nexint_pages p WHERE p.namespace = %s"
+            " AND p.tsv @@ quote_literal(t.term)::tsquery LIMIT %s) hits)"
+            " FROM unnest(%s::text[]) AS t(term)",
+            (namespace, POSTING_BUDGET + 1, distinct),
+        ).fetchall()
+        found = sorted((int(df), str(term)) for term, df in counted if 0 < int(df) <= POSTING_BUDGET)
+        kept: list[tuple[str, float]] = []
+        total = 0
+        for df, term in found:  # the rarest terms, until the posting budget, as the embedded index keeps them
+            if total + df > POSTING_BUDGET:
+                break
+            kept.append((term, float(np.log1p((docs - df + 0.5) / (df + 0.5)))))
+            total += df
+        if not kept:
+            return []
+        k1, b = LexicalIndex.K1, LexicalIndex.B
+        average = total_length / docs or 1.0
+        rows = conn.execute(
+            "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[]))"
+            " SELECT p.id, sum(q.idf * tf.n * %s / (tf.n + %s + %s * p.doc_len)) AS score"
+            " FROM nexint_pages p"
+            " CROSS JOIN LATERAL (SELECT x AS term, count(*)::float8 AS n FROM unnest(p.terms) x GROUP BY x) tf"
+            " JOIN q ON q.term = tf.term"
+            f" WHERE p.namespace = %s AND p.tsv @@ %s::tsquery{extra}"
+            " GROUP BY p.id, p.seq ORDER BY score DESC, p.seq LIMIT %s",
+            (
+                [term for term, _ in kept],
+                [idf for _, idf in kept],
+                k1 + 1.0,
+                k1 * (1.0 - b),
+                k1 * b / average,
+                namespace,
+                _tsquery([term for term, _ in kept]),
+                *args,
+                k,
+            ),
+        ).fetchall()
+        return [SearchHit(str(page_id), float(score)) for page_id, score in rows]
+
+    def search_vector(
+        self,
+        vector: npt.NDArray[np.float32],
+        *,
+        namespaces: Sequence[str],
+        k: int = 20,
+        where: Mapping[str, object] | None = None,
+    ) -> list[SearchHit]:
+        extra, args = self._where_sql(where)
+        if k <= 0:
+            return []
+        query = _vector_text(np.asarray(vector, dtype=np.float32))
+
+        def search(conn: psycopg.Connection[Any]) -> list[SearchHit]:
+            hits: list[SearchHit] = []
+            for namespace in namespaces:
+                docs, _ = self._stats(conn, namespace)
+                if not docs:
+                    continue
+                if docs <= EXACT_UP_TO:  # "+ 0" keeps the planner off the HNSW index: an exact scan
+                    order = "(p.embedding <#> %s::vector) + 0"
+                else:
+                    conn.execute(f"SET LOCAL hnsw.ef_search = {max(100, 4 * k)}")
+                    order = "p.embedding <#> %s::vector"
+                rows = conn.execute(
+                    f"SELECT p.id, -(p.embedding <#> %s::vector) FROM nexint_pages p"
+                    f" WHERE p.namespace = %s{extra} ORDER BY {order}, p.seq LIMIT %s",
+                    (query, namespace, *args, query, k),
+                ).fetchall()
+                hits.extend(SearchHit(str(page_id), float(score)) for page_id, score in rows)
+            return hits
+
+        hits = self._run(search)
+        hits.sort(key=lambda hit: (-hit.score, hit.page_id))
+        return hits[:k]
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._pool.close()
+
+    def __enter__(self) -> PostgresSwapStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresSwapStore({_redacted(self.dsn)!r})"
+
+
+def migrate(conn: psycopg.Connection[Any], current: int, target: int, dim: int) -> None:
+    """Apply the forward migrations from schema ``current`` to ``target`` in this transaction."""
+    for version in range(current, target):
+        for statement in _MIGRATIONS[version].split(";"):
+            if statement.strip():
+                conn.execute(statement.replace("{dim}", str(dim)))
+        conn.execute("UPDATE nexint_meta SET value = %s WHERE key = 'schema_version'", (str(version + 1),))
+
+
+def _fetch_all(conn: psycopg.Connection[Any], *, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    return conn.execute(sql, args).fetchall()
+
+
+def _redacted(dsn: str) -> str:
+    """The URI without its password."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep or "@" not in rest:
+        return dsn
+    credentials, _, host = rest.partition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
