@@ -25,6 +25,7 @@ from nexint_core.events import Action, select_events
 from nexint_core.importers import import_file
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Tier
+from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
 from nexint_core.replay import compare_runs, render_run, replay
 from nexint_core.session import list_sessions, load_session, resolve_session
 from nexint_core.sqlite_store import DB_NAME, SqliteSwapStore
@@ -95,8 +96,10 @@ def _llm_responder(spec: str) -> Callable[[Sequence[dict[str, str]]], str]:
     return responder
 
 
-def _open_store(path: str) -> SqliteSwapStore:
-    """An existing store directory (never created here)."""
+def _open_store(path: str) -> SqliteSwapStore | PostgresSwapStore:
+    """An existing store: a directory or a ``postgresql://`` URI (never created here)."""
+    if is_postgres_uri(path):
+        return PostgresSwapStore(path, create=False)
     if not (Path(path) / DB_NAME).is_file():
         raise StoreError(f"no store at {path} (expected {Path(path) / DB_NAME})")
     return SqliteSwapStore(path, create=False)
@@ -319,7 +322,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     sessions_dir = Path(args.session_dir) if args.session_dir else _home() / "sessions"
     results = import_file(
         Path(args.file),
-        store=Path(args.store),
+        store=args.store if is_postgres_uri(args.store) else Path(args.store),
         sessions_dir=sessions_dir,
         policy=config,
         format=args.format,

@@ -22,6 +22,7 @@ from nexint_core.config import PolicyConfig
 from nexint_core.errors import InvalidArgument
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Frame
+from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
 from nexint_core.session import SessionRecorder
 from nexint_core.sqlite_store import SqliteSwapStore
 
@@ -143,14 +144,15 @@ def _locomo_conversation(path: Path, index: int, sample: Any) -> Conversation:
 def import_file(
     path: Path,
     *,
-    store: Path,
+    store: Path | str,
     sessions_dir: Path,
     policy: PolicyConfig,
     format: str = "auto",
     limit: int | None = None,
     progress: Progress | None = None,
 ) -> list[ImportResult]:
-    """Import ``path`` into ``store`` (created if missing) and write one session per conversation."""
+    """Import ``path`` into ``store`` (a directory, created if missing, or a ``postgresql://`` URI) and write
+    one session per conversation."""
     if format == "auto":
         format = "locomo" if path.suffix.lower() == ".json" else "chat"
     if format not in ("locomo", "chat"):
@@ -159,13 +161,18 @@ def import_file(
         raise InvalidArgument(f"--limit must be >= 1, got {limit}")
     conversations = read_locomo(path) if format == "locomo" else read_chat(path)
     conversations = conversations[:limit] if limit is not None else conversations
-    if store.exists() and not store.is_dir():
-        raise InvalidArgument(f"store path {store} is a file, not a directory")
+    if not is_postgres_uri(store):
+        store = Path(store)
+        if store.exists() and not store.is_dir():
+            raise InvalidArgument(f"store path {store} is a file, not a directory")
     total = sum(len(conversation.frames) for conversation in conversations)
     done = 0
     results = []
     sessions_dir.mkdir(parents=True, exist_ok=True)
-    with SqliteSwapStore(store) as swap:
+    swap: SqliteSwapStore | PostgresSwapStore = (
+        PostgresSwapStore(str(store)) if is_postgres_uri(store) else SqliteSwapStore(Path(store))
+    )
+    with swap:
         for conversation in conversations:
             session_path = sessions_dir / f"{conversation.name}.jsonl"
             recorder = SessionRecorder(session_path, name=conversation.name, policy=policy, overwrite=True)
