@@ -140,9 +140,14 @@ class LexicalIndex:
         order = np.argsort(seqs, kind="stable")  # lists are (nearly) sorted by seq: runs merge cheaply
         seqs = seqs[order]
         starts = np.flatnonzero(np.concatenate(([True], seqs[1:] != seqs[:-1])))
-        scores = np.add.reduceat(gain[order], starts)
+        scores = np.round(np.add.reduceat(gain[order], starts), 9)  # ties exact, whatever the summation order
         unique = seqs[starts]
-        top = np.argpartition(-scores, k - 1)[:k] if len(unique) > k else np.arange(len(unique))
+        if len(unique) > k:  # the k best; of pages tied at the k-th score, the earliest written
+            kth = -np.partition(-scores, k - 1)[k - 1]
+            above, tied = np.flatnonzero(scores > kth), np.flatnonzero(scores == kth)
+            top = np.concatenate((above, tied[: k - len(above)]))  # ``tied`` is in seq order already
+        else:
+            top = np.arange(len(unique))
         top = top[np.lexsort((unique[top], -scores[top]))]
         return [(int(unique[i]), float(scores[i])) for i in top]
 

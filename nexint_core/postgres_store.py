@@ -18,6 +18,7 @@ the server is back.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +46,7 @@ SCHEMA_VERSION = 2
 EXACT_UP_TO = 50_000  # pages per namespace searched exactly (as the embedded store's flat index), HNSW beyond
 _SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait on one another
 _T = TypeVar("_T")
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())  # the pool's retries are ours to report
 
 _COLUMNS = (
     "id, namespace, content, tokens, role, importance, frame_id, group_id, part, created, last_used, "
@@ -196,6 +198,7 @@ class PostgresSwapStore:
             kwargs={"connect_timeout": 5},
             reconnect_timeout=max(retry_for, 1.0),
         )
+        self._first_connection()
         try:
             self._pool.open(wait=True, timeout=max(retry_for, 1.0))
         except Exception as exc:
@@ -208,6 +211,29 @@ class PostgresSwapStore:
             raise
 
     # -- connections, retries, schema ---------------------------------------------------------------
+
+    def _first_connection(self) -> None:
+        """Connect once before the pool does: a server that answers with an error (no such database,
+        authentication failed) fails at once; one that does not answer is retried for ``retry_for``."""
+        import psycopg
+
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.05
+        while True:
+            try:
+                psycopg.connect(self.dsn, connect_timeout=5).close()
+                return
+            except psycopg.OperationalError as exc:
+                if exc.sqlstate is not None or "does not exist" in str(exc) or "authentication" in str(exc):
+                    raise StoreError(
+                        f"cannot open the PostgreSQL store at {_redacted(self.dsn)}: {_first_line(exc)}"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(
+                        f"PostgreSQL at {_redacted(self.dsn)} is unavailable: {_first_line(exc)}"
+                    ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         """Run ``work`` in one transaction, retrying while the server is unreachable."""
@@ -324,9 +350,21 @@ class PostgresSwapStore:
             self._write_events(conn, pending)
             return work(conn)
 
-        result = self._run(run)
+        try:
+            result = self._run(run)
+        except NamespaceViolation:
+            self._drop_refused_events()  # they would be refused again, and block every later write
+            raise
         del self._pending_events[: len(pending)]
         return result
+
+    def _drop_refused_events(self) -> None:
+        """Forget buffered events of namespaces this role was not granted (row-level security)."""
+        granted = self._run(
+            lambda conn: conn.execute("SELECT namespace FROM nexint_grants WHERE grantee = current_user").fetchall()
+        )
+        allowed = {str(row[0]) for row in granted}
+        self._pending_events[:] = [(ns, event) for ns, event in self._pending_events if ns in allowed]
 
     def put(self, pages: Sequence[Page]) -> None:
         if not pages:
@@ -606,7 +644,7 @@ class PostgresSwapStore:
         average = total_length / docs or 1.0
         rows = conn.execute(
             "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[]))"
-            " SELECT p.id, sum(q.idf * tf.n * %s / (tf.n + %s + %s * p.doc_len)) AS score"
+            " SELECT p.id, round(sum(q.idf * tf.n * %s / (tf.n + %s + %s * p.doc_len))::numeric, 9)::float8 AS score"
             " FROM nexint_pages p"
             " CROSS JOIN LATERAL (SELECT x AS term, count(*)::float8 AS n FROM unnest(p.terms) x GROUP BY x) tf"
             " JOIN q ON q.term = tf.term"
@@ -668,7 +706,10 @@ class PostgresSwapStore:
         if self._closed:
             return
         try:
-            self.flush()
+            try:
+                self.flush()
+            except NamespaceViolation:  # events of a namespace this role may not write were dropped
+                self.flush()
         finally:
             self._closed = True
             self._pool.close()
@@ -694,6 +735,10 @@ def migrate(conn: psycopg.Connection[Any], current: int, target: int, dim: int) 
 
 def _fetch_all(conn: psycopg.Connection[Any], *, sql: str, args: tuple[Any, ...]) -> list[Any]:
     return conn.execute(sql, args).fetchall()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _redacted(dsn: str) -> str:

@@ -55,7 +55,7 @@ def test_lexical_search_scores_like_textbook_bm25(documents: list[list[str]], qu
     found = index.search(query, k=len(docs))
     assert [seq for seq, _ in found] == sorted(expected, key=lambda seq: (-round(expected[seq], 9), seq))
     for seq, score in found:
-        assert score == pytest.approx(expected[seq], rel=1e-9)
+        assert score == pytest.approx(expected[seq], rel=1e-9, abs=1e-9)  # rounded to 9 decimals
 
 
 def test_lexical_search_returns_the_k_best_ties_by_write_order() -> None:
@@ -240,3 +240,12 @@ def test_sqlite_store_rebuilds_a_damaged_bm25_index_with_a_warning(tmp_path: Pat
         lex.write_bytes(lex.read_bytes()[:-10])
     with SqliteSwapStore(tmp_path / "store") as store, pytest.warns(StoreWarning, match="BM25 index"):
         assert store.search_text("amber otter", namespaces=["alice"], k=10) == expected
+
+
+def test_search_breaks_ties_at_the_cut_by_write_order() -> None:
+    index = LexicalIndex()
+    for seq in range(1, 41):
+        index.add(seq, ["chatter", f"filler{seq}"])  # forty pages tied on "chatter"
+    index.add(41, ["chatter", "chatter", "rare"])
+    hits = index.search(["chatter", "rare"], k=5)
+    assert [seq for seq, _ in hits] == [41, 1, 2, 3, 4]
