@@ -28,7 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "notebooks" / "README.md"]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
-RUNNABLE = {"python", "console", "yaml", ""}
+RUNNABLE = {"python", "console", "yaml", "sql", ""}
+# Documents whose code needs a PostgreSQL server: their blocks run in order against the test server,
+# the example URI standing for a fresh test database.
+ON_POSTGRES = {"deployment.md"}
+EXAMPLE_URI = "postgresql://owner@db/agents"
 
 
 def blocks(document: Path, language: str) -> list[str]:
@@ -39,6 +43,7 @@ def _params(language: str) -> list[object]:
     return [
         pytest.param(document, index, id=f"{document.relative_to(ROOT)}[{index}]")
         for document in DOCUMENTS
+        if document.name not in ON_POSTGRES
         for index in range(len(blocks(document, language)))
     ]
 
@@ -76,6 +81,37 @@ def test_python_block_runs(document: Path, index: int, tmp_path: Path, monkeypat
     code = blocks(document, "python")[index]
     namespace: dict[str, object] = {"__name__": "__docs__"}
     exec(compile(code, f"{document.name}[python block {index}]", "exec"), namespace)
+
+
+@pytest.mark.parametrize("name", sorted(ON_POSTGRES))
+def test_postgres_document_runs_against_a_real_server(
+    name: str, postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    document = ROOT / "docs" / name
+    monkeypatch.chdir(tmp_path)
+    code = [
+        (lang, text) for lang, text in FENCE.findall(document.read_text(encoding="utf-8")) if lang in ("python", "sql")
+    ]
+    assert any(lang == "sql" for lang, _ in code)
+    assert any(EXAMPLE_URI in text for lang, text in code if lang == "python")
+    roles = []
+    try:
+        for index, (lang, text) in enumerate(code):
+            if lang == "python":
+                source = text.replace(EXAMPLE_URI, postgres_uri)
+                exec(compile(source, f"{name}[python block {index}]", "exec"), {"__name__": "__docs__"})
+            else:
+                roles += re.findall(r"CREATE ROLE (\w+)", text)
+                with psycopg.connect(postgres_uri, autocommit=True) as conn:
+                    for statement in filter(str.strip, text.split(";")):
+                        conn.execute(statement)
+    finally:
+        with psycopg.connect(postgres_uri, autocommit=True) as conn:
+            for role in roles:
+                conn.execute(f"DROP OWNED BY {role}")
+                conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
 # -- policy files -----------------------------------------------------------------------------------
