@@ -78,6 +78,70 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
+def fill(
+    mmu: MemoryManager, corpus: Corpus, written: int, size: int, single: int = SINGLE
+) -> tuple[int, int, float, list[float]]:
+    """Write pages until the store holds ``size``, the last ``single`` one ``write`` each: returns the new
+    count, the pages and seconds of the batched writes, and the milliseconds of each single write."""
+    # Most pages arrive in batches (write_many: one transaction, one embedding batch per 1,000 turns,
+    # how a history is imported); the last `single` arrive one write() each, as turns in a live chat do.
+    bulk_pages, bulk_s = 0, 0.0
+    while written < size - single:
+        turns = [("user", corpus.turn()) for _ in range(min(1_000, size - single - written))]
+        start = time.perf_counter()
+        pages = sum(len(ids) for ids in mmu.write_many(turns))
+        bulk_s += time.perf_counter() - start
+        bulk_pages += pages
+        written += pages
+    single_ms: list[float] = []
+    while written < size:
+        turn = corpus.turn()
+        start = time.perf_counter()
+        written += len(mmu.write("user", turn))
+        single_ms.append((time.perf_counter() - start) * 1000)
+    return written, bulk_pages, bulk_s, single_ms
+
+
+def measure(
+    mmu: MemoryManager, corpus: Corpus, written: int, size: int, queries: int, single: int = SINGLE
+) -> tuple[int, dict[str, Any]]:
+    """Fill the store to ``size`` pages (see :func:`fill`), then time ``queries`` page-ins and searches;
+    returns the new count and the row of figures."""
+    written, bulk_pages, bulk_s, single_ms = fill(mmu, corpus, written, size, single)
+    latencies, text_ms, vector_ms, promoted = [], [], [], 0
+    store = mmu.store
+    for _ in range(queries):
+        query = corpus.query()
+        t0 = time.perf_counter()
+        promoted += len(mmu.page_in(query))
+        latencies.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        store.search_text(query, namespaces=["default"], k=40)
+        text_ms.append((time.perf_counter() - t0) * 1000)
+        vector = store.embedder.embed([query])[0]
+        t0 = time.perf_counter()
+        store.search_vector(vector, namespaces=["default"], k=40)
+        vector_ms.append((time.perf_counter() - t0) * 1000)
+    row = {
+        "pages_in_store": written,
+        "swap_pages": mmu.page_table.count(Tier.SWAP),
+        "bulk_write_pages_per_s": round(bulk_pages / bulk_s, 1) if bulk_s else None,
+        "write_pages_per_s": round(len(single_ms) / (sum(single_ms) / 1000), 1) if single_ms else None,
+        "write_p50_ms": round(percentile(single_ms, 50), 3) if single_ms else None,
+        "write_p99_ms": round(percentile(single_ms, 99), 3) if single_ms else None,
+        "page_in_p50_ms": round(percentile(latencies, 50), 2),
+        "page_in_p99_ms": round(percentile(latencies, 99), 2),
+        "bm25_p50_ms": round(percentile(text_ms, 50), 2),
+        "bm25_p99_ms": round(percentile(text_ms, 99), 2),
+        "vector_p50_ms": round(percentile(vector_ms, 50), 2),
+        "vector_p99_ms": round(percentile(vector_ms, 99), 2),
+        "pages_promoted_per_query": round(promoted / queries, 2),
+        "rss_mb": round(rss_mb(), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    return written, row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -93,53 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     written = 0
     for size in sizes:
-        # Most pages arrive in batches (write_many: one transaction, one embedding batch per 1,000 turns,
-        # how a history is imported); the last SINGLE arrive one write() each, as turns in a live chat do.
-        bulk_pages, bulk_s = 0, 0.0
-        while written < size - SINGLE:
-            turns = [("user", corpus.turn()) for _ in range(min(1_000, size - SINGLE - written))]
-            start = time.perf_counter()
-            pages = sum(len(ids) for ids in mmu.write_many(turns))
-            bulk_s += time.perf_counter() - start
-            bulk_pages += pages
-            written += pages
-        single_ms: list[float] = []
-        while written < size:
-            turn = corpus.turn()
-            start = time.perf_counter()
-            written += len(mmu.write("user", turn))
-            single_ms.append((time.perf_counter() - start) * 1000)
-        latencies, text_ms, vector_ms, promoted = [], [], [], 0
-        store = mmu.store
-        for _ in range(args.queries):
-            query = corpus.query()
-            t0 = time.perf_counter()
-            promoted += len(mmu.page_in(query))
-            latencies.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            store.search_text(query, namespaces=["default"], k=40)
-            text_ms.append((time.perf_counter() - t0) * 1000)
-            vector = store.embedder.embed([query])[0]
-            t0 = time.perf_counter()
-            store.search_vector(vector, namespaces=["default"], k=40)
-            vector_ms.append((time.perf_counter() - t0) * 1000)
-        row = {
-            "pages_in_store": written,
-            "swap_pages": mmu.page_table.count(Tier.SWAP),
-            "bulk_write_pages_per_s": round(bulk_pages / bulk_s, 1) if bulk_s else None,
-            "write_pages_per_s": round(len(single_ms) / (sum(single_ms) / 1000), 1),
-            "write_p50_ms": round(percentile(single_ms, 50), 3),
-            "write_p99_ms": round(percentile(single_ms, 99), 3),
-            "page_in_p50_ms": round(percentile(latencies, 50), 2),
-            "page_in_p99_ms": round(percentile(latencies, 99), 2),
-            "bm25_p50_ms": round(percentile(text_ms, 50), 2),
-            "bm25_p99_ms": round(percentile(text_ms, 99), 2),
-            "vector_p50_ms": round(percentile(vector_ms, 50), 2),
-            "vector_p99_ms": round(percentile(vector_ms, 99), 2),
-            "pages_promoted_per_query": round(promoted / args.queries, 2),
-            "rss_mb": round(rss_mb(), 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }
+        written, row = measure(mmu, corpus, written, size, args.queries)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     mmu.close()
