@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,8 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EXACT_UP_TO", "SCHEMA_VERSION", "PostgresSwapStore", "StoreUnavailable", "is_postgres_uri"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EXACT_UP_TO = 50_000  # pages per namespace searched exactly (as the embedded store's flat index), HNSW beyond
+_HNSW = "CREATE INDEX IF NOT EXISTS nexint_pages_vectors ON nexint_pages USING hnsw (embedding vector_ip_ops)"
 _SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait on one another
 _T = TypeVar("_T")
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())  # the pool's retries are ours to report
@@ -77,13 +80,14 @@ _MIGRATIONS: list[str] = [
         metadata jsonb NOT NULL,
         vaddr bigint NOT NULL,
         terms text[] NOT NULL,
+        tf jsonb NOT NULL,
         doc_len integer NOT NULL,
         tsv tsvector GENERATED ALWAYS AS (array_to_tsvector(terms)) STORED,
         embedding vector({dim}) NOT NULL
-    );
+    ) WITH (fillfactor = 70);
+    ALTER TABLE nexint_pages ALTER COLUMN embedding SET STORAGE PLAIN;
     CREATE INDEX nexint_pages_by_namespace ON nexint_pages (namespace, seq);
     CREATE INDEX nexint_pages_terms ON nexint_pages USING gin (tsv);
-    CREATE INDEX nexint_pages_vectors ON nexint_pages USING hnsw (embedding vector_ip_ops);
     CREATE TABLE nexint_events (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         namespace text NOT NULL,
@@ -120,6 +124,11 @@ _MIGRATIONS: list[str] = [
         USING (namespace IN (SELECT g.namespace FROM nexint_grants g WHERE g.grantee = current_user));
     CREATE POLICY nexint_by_namespace ON nexint_stats
         USING (namespace IN (SELECT g.namespace FROM nexint_grants g WHERE g.grantee = current_user));
+    """,
+    # 2 -> 3: events carry the write that logged them, so a retried write cannot log them twice.
+    """
+    ALTER TABLE nexint_events ADD COLUMN batch uuid, ADD COLUMN ordinal integer;
+    CREATE UNIQUE INDEX nexint_events_once ON nexint_events (batch, ordinal);
     """,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -189,6 +198,7 @@ class PostgresSwapStore:
         self.retry_for = retry_for
         self._pending_events: list[tuple[str, PagingEvent]] = []
         self._closed = False
+        self._hnsw = False
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             dsn,
             min_size=1,
@@ -302,13 +312,17 @@ class PostgresSwapStore:
     def pending_events(self) -> int:
         return len(self._pending_events)
 
-    def _write_events(self, conn: psycopg.Connection[Any], pending: Sequence[tuple[str, PagingEvent]]) -> None:
+    def _write_events(
+        self, conn: psycopg.Connection[Any], pending: Sequence[tuple[str, PagingEvent]], batch: uuid.UUID
+    ) -> None:
+        """Insert the events (once: a retry of the same ``batch`` finds them there) and the tier changes."""
         if not pending:
             return
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO nexint_events (namespace, event_seq, time, memory_id, action, reason, tier_from,"
-                " tier_to, tokens, policy) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " tier_to, tokens, policy, batch, ordinal) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (batch, ordinal) DO NOTHING",
                 [
                     (
                         ns,
@@ -321,8 +335,10 @@ class PostgresSwapStore:
                         e.tier_to.value if e.tier_to else None,
                         e.tokens,
                         e.policy,
+                        batch,
+                        ordinal,
                     )
-                    for ns, e in pending
+                    for ordinal, (ns, e) in enumerate(pending)
                 ],
             )
             updates: dict[tuple[str, str], tuple[str | None, bool | None]] = {}
@@ -336,18 +352,22 @@ class PostgresSwapStore:
                     flag = False
                 if tier is not None or flag is not None:
                     updates[(event.memory_id, namespace)] = (tier, flag)
-            cur.executemany(
+            cur.executemany(  # by primary key; the namespace is checked on the row it finds
                 "UPDATE nexint_pages SET tier = COALESCE(%s, tier), quarantined = COALESCE(%s, quarantined)"
                 " WHERE id = %s AND namespace = %s",
-                [(tier, flag, memory_id, namespace) for (memory_id, namespace), (tier, flag) in updates.items()],
+                [
+                    (tier, flag, memory_id, namespace)
+                    for (memory_id, namespace), (tier, flag) in sorted(updates.items())
+                ],
             )
 
     def _with_events(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         """Run ``work`` in a transaction that also writes the buffered events (kept if it fails)."""
         pending = list(self._pending_events)
+        batch = uuid.uuid4()  # the same on every retry of this write
 
         def run(conn: psycopg.Connection[Any]) -> _T:
-            self._write_events(conn, pending)
+            self._write_events(conn, pending, batch)
             return work(conn)
 
         try:
@@ -391,22 +411,24 @@ class PostgresSwapStore:
                 page.quarantined,
                 json.dumps(page.metadata, sort_keys=True, default=str),
                 page.vaddr,
-                words,
+                sorted(counts),
+                json.dumps(counts, sort_keys=True),
                 len(words),
                 _vector_text(vector),
             )
             for page, words, vector in zip(pages, terms, vectors, strict=True)
+            for counts in [dict(Counter(words))]
         ]
 
         def write(conn: psycopg.Connection[Any]) -> None:
             self._delete(conn, [page.id for page in pages])  # an overwrite: a fresh row, as in the embedded store
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO nexint_pages ({_COLUMNS}, terms, doc_len, embedding)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
+                    f"INSERT INTO nexint_pages ({_COLUMNS}, terms, tf, doc_len, embedding)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
                     rows,
                 )
-            self._count(conn, [(row[1], _shard(row[0]), 1, row[17]) for row in rows])
+            self._count(conn, [(row[1], _shard(row[0]), 1, row[18]) for row in rows])
 
         self._with_events(write)
 
@@ -644,11 +666,10 @@ class PostgresSwapStore:
         average = total_length / docs or 1.0
         rows = conn.execute(
             "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[]))"
-            " SELECT p.id, round(sum(q.idf * tf.n * %s / (tf.n + %s + %s * p.doc_len))::numeric, 9)::float8 AS score"
+            " SELECT p.id, round(sum(tf.idf * tf.n * %s / (tf.n + %s + %s * p.doc_len))::numeric, 9)::float8 AS score"
             " FROM nexint_pages p"
-            " CROSS JOIN LATERAL (SELECT x AS term, count(*)::float8 AS n FROM unnest(p.terms) x GROUP BY x) tf"
-            " JOIN q ON q.term = tf.term"
-            f" WHERE p.namespace = %s AND p.tsv @@ %s::tsquery{extra}"
+            " CROSS JOIN LATERAL (SELECT q.idf, (p.tf ->> q.term)::float8 AS n FROM q) tf"
+            f" WHERE p.namespace = %s AND p.tsv @@ %s::tsquery AND tf.n IS NOT NULL{extra}"
             " GROUP BY p.id, p.seq ORDER BY score DESC, p.seq LIMIT %s",
             (
                 [term for term, _ in kept],
@@ -686,6 +707,7 @@ class PostgresSwapStore:
                 if docs <= EXACT_UP_TO:  # "+ 0" keeps the planner off the HNSW index: an exact scan
                     order = "(p.embedding <#> %s::vector) + 0"
                 else:
+                    self._ensure_hnsw(conn)
                     conn.execute(f"SET LOCAL hnsw.ef_search = {max(100, 4 * k)}")
                     order = "p.embedding <#> %s::vector"
                 rows = conn.execute(
@@ -699,6 +721,17 @@ class PostgresSwapStore:
         hits = self._run(search)
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]
+
+    def _ensure_hnsw(self, conn: psycopg.Connection[Any]) -> None:
+        """Build the HNSW index the first time a namespace outgrows exact search (once, by one process):
+        below that, every insert would pay for an index no search uses."""
+        if self._hnsw:
+            return
+        found = conn.execute("SELECT to_regclass('nexint_pages_vectors') IS NOT NULL").fetchone()
+        if not (found and found[0]):
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('nexint-hnsw'))")
+            conn.execute(_HNSW)  # one build, in this transaction; writers wait for it, searches do not
+        self._hnsw = True
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from nexint_core import StepClock, get_tokenizer
-from tests.postgres.server import Server, start_server
+from tests.postgres.server import Server, start_server, stop_at_exit
 
 settings.register_profile(
     "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -72,9 +72,12 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Server:
-    """One real PostgreSQL with pgvector for the whole run (see ``tests/postgres/server.py``)."""
-    return start_server(tmp_path_factory.mktemp("pg"))
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real PostgreSQL with pgvector for the whole run (see ``tests/postgres/server.py``), stopped at
+    the end even if a test restarted it (pgserver's own cleanup stops only the process it started)."""
+    server = start_server(tmp_path_factory.mktemp("pg"))
+    yield server
+    stop_at_exit(server)
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ server started offline from the ``pgserver`` package (PostgreSQL 16 with pgvecto
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import psycopg
@@ -25,6 +27,7 @@ class Server:
     pgdata: Path | None = None
     system_user: str | None = None
     log: Path | None = None
+    handle: Any = None  # pgserver's own object, whose exit hook would stop the server a second time
 
     def database_uri(self, name: str) -> str:
         parts = urlsplit(self.uri)
@@ -77,4 +80,14 @@ def start_server(directory: Path) -> Server:
         import pgserver
 
         server = pgserver.get_server(directory, cleanup_mode="stop")
-    return Server(server.get_uri(), Path(server.pgdata), server.system_user, Path(server.log))
+    return Server(server.get_uri(), Path(server.pgdata), server.system_user, Path(server.log), server)
+
+
+def stop_at_exit(server: Server) -> None:
+    """Stop a private server at the end of the run (whichever process a restart left running)."""
+    if not server.controllable:
+        return
+    with contextlib.suppress(subprocess.CalledProcessError):
+        server.stop("fast")
+    if server.handle is not None:
+        server.handle.cleanup_mode = None  # already stopped: pgserver's exit hook has nothing left to do

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -81,15 +81,12 @@ def server_down(server: Server) -> Iterator[None]:
         server.start()
 
 
-@pytest.fixture(scope="session")
-def controlled_server(postgres_server: Server) -> Iterator[Server]:
-    """The test server, for tests that stop and start it; stopped when the run ends, since pgserver's own
-    cleanup stops only the postmaster it started, not the one :meth:`Server.start` started later."""
+@pytest.fixture
+def controlled_server(postgres_server: Server) -> Server:
+    """The test server, for tests that stop and start it (the session fixture stops it when the run ends)."""
     if not postgres_server.controllable:
         pytest.skip(f"the server {ENV} names is not ours to stop and start")
-    yield postgres_server
-    with suppress(subprocess.CalledProcessError):  # already down: a failed start() was reported by its test
-        postgres_server.stop("fast")
+    return postgres_server
 
 
 def owned(rows: dict[str, tuple[str, str, dict[str, object]]], tag: str) -> dict[str, tuple[str, str, int]]:

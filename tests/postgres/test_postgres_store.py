@@ -3,16 +3,19 @@ versioned schema, and row-level security by namespace."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
 import pytest
 
-from nexint_core import MemoryManager, NamespaceViolation, StepClock, StoreError, Tier
+from nexint_core import MemoryManager, NamespaceViolation, StepClock, StoreError, Tier, rebuild_from_events
 from nexint_core.embedders import HashingEmbedder
 from nexint_core.errors import EmbedderMismatch
 from nexint_core.postgres_store import SCHEMA_VERSION, PostgresSwapStore, is_postgres_uri, migrate
@@ -115,7 +118,7 @@ def schema_version(uri: str) -> int:
 
 def test_a_new_store_has_the_current_schema(postgres_uri: str) -> None:
     PostgresSwapStore(postgres_uri).close()
-    assert schema_version(postgres_uri) == SCHEMA_VERSION == 2
+    assert schema_version(postgres_uri) == SCHEMA_VERSION == 3
 
 
 def test_opening_an_older_schema_upgrades_it_and_keeps_its_pages(postgres_uri: str) -> None:
@@ -145,7 +148,7 @@ def test_a_newer_schema_is_refused_and_left_alone(postgres_uri: str) -> None:
     PostgresSwapStore(postgres_uri).close()
     with psycopg.connect(postgres_uri) as conn:
         conn.execute("UPDATE nexint_meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema 99, newer than this nexint's 2") as info:
+    with pytest.raises(StoreError, match="schema 99, newer than this nexint's 3") as info:
         PostgresSwapStore(postgres_uri)
     assert info.value.code == "STORE_ERROR"
     assert schema_version(postgres_uri) == 99
@@ -254,3 +257,35 @@ def test_the_cli_reads_a_postgres_store(postgres_uri: str, tmp_path: Path) -> No
     )
     assert missing.returncode != 0
     assert missing.stderr.startswith("[ERROR] ")
+
+
+def test_a_write_retried_after_a_lost_acknowledgement_is_stored_and_logged_once(
+    postgres_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresSwapStore(postgres_uri)
+    mmu = MemoryManager(1000, store=store, clock=StepClock())
+    mmu.write("user", "Hello.")  # ids reserved: the next write is one transaction
+    real = store._pool.connection
+    lost = []
+
+    @contextlib.contextmanager
+    def commit_then_drop(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with real(*args, **kwargs) as conn:
+            yield conn
+        if not lost:  # the transaction committed; the client sees the connection drop
+            lost.append(True)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(store._pool, "connection", commit_then_drop)
+    fact = mmu.write("user", FACT)[0]
+    monkeypatch.undo()
+    assert lost == [True]
+    mmu.write("user", "She teaches chemistry.")
+    mmu.flush()
+    events = store.events("default")
+    assert len({(event.seq, event.memory_id, event.action) for event in events}) == len(events)
+    assert [event.memory_id for event in events].count(fact) == 1
+    assert rebuild_from_events(events) == mmu.page_table.snapshot()
+    with psycopg.connect(postgres_uri) as conn:
+        assert conn.execute("SELECT count(*) FROM nexint_pages WHERE id = %s", (fact,)).fetchone() == (1,)
+    mmu.close()
