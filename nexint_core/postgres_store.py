@@ -352,14 +352,20 @@ class PostgresSwapStore:
                     flag = False
                 if tier is not None or flag is not None:
                     updates[(event.memory_id, namespace)] = (tier, flag)
-            cur.executemany(  # by primary key; the namespace is checked on the row it finds
-                "UPDATE nexint_pages SET tier = COALESCE(%s, tier), quarantined = COALESCE(%s, quarantined)"
-                " WHERE id = %s AND namespace = %s",
-                [
-                    (tier, flag, memory_id, namespace)
-                    for (memory_id, namespace), (tier, flag) in sorted(updates.items())
-                ],
-            )
+            if updates:  # one statement, rows by primary key (the namespace checked on each), in id order
+                ordered = sorted(updates.items())
+                cur.execute(
+                    "UPDATE nexint_pages p SET tier = COALESCE(u.tier, p.tier),"
+                    " quarantined = COALESCE(u.flag, p.quarantined)"
+                    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::boolean[]) AS u(id, namespace, tier, flag)"
+                    " WHERE p.id = u.id AND p.namespace = u.namespace",
+                    (
+                        [memory_id for (memory_id, _), _ in ordered],
+                        [namespace for (_, namespace), _ in ordered],
+                        [tier for _, (tier, _) in ordered],
+                        [flag for _, (_, flag) in ordered],
+                    ),
+                )
 
     def _with_events(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         """Run ``work`` in a transaction that also writes the buffered events (kept if it fails)."""
