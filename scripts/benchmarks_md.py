@@ -124,6 +124,48 @@ def _latency_section(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _postgres_section(report: dict[str, Any]) -> list[str]:
+    server = report.get("server", {})
+    lines = [
+        "## PostgreSQL + pgvector beside the embedded store (`benchmarks/postgres.py`) {#postgresql}",
+        "",
+        f"{server.get('version', 'PostgreSQL').split(' on ')[0]}, pgvector {server.get('pgvector', '?')}, a private "
+        f"server on this machine (settings: {', '.join(f'{k}={v}' for k, v in server.get('settings', {}).items())}). "
+        "Both stores get the same seeded pages through `write_many` batches of 1,000, then single `write`s "
+        "(each its own transaction), then timed `page_in(query)` calls. The embedded store commits without fsync "
+        '(`durability="process"`); PostgreSQL flushes its WAL at every commit.',
+        "",
+        "```",
+        "python benchmarks/postgres.py --sizes 100000 --json A.json",
+        "python benchmarks/postgres.py --sizes 1000000 --writers '' --json B.json",
+        "```",
+        "",
+        "| store | pages | bulk writes/s | single write p50 / p99 ms | page-in p50 / p99 ms | BM25 p50 ms "
+        "| vector p50 ms | store MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report.get("rows", []):
+        lines.append(
+            f"| {row['store']} | {row['pages_in_store']:,} | {row['bulk_write_pages_per_s']:,.0f} "
+            f"| {_ms(row['write_p50_ms'])} / {_ms(row['write_p99_ms'])} "
+            f"| {_ms(row['page_in_p50_ms'])} / {_ms(row['page_in_p99_ms'])} | {_ms(row['bm25_p50_ms'])} "
+            f"| {_ms(row['vector_p50_ms'])} | {row.get('store_mb', 0):,.0f} |"
+        )
+    scaling = report.get("writer_scaling", [])
+    if scaling:
+        lines += [
+            "",
+            "Concurrent writers (each process its own namespace, `write_many` batches of 1,000):",
+            "",
+            "| writers | pages | total pages/s | speed-up |",
+            "|---|---|---|---|",
+        ]
+        for w in scaling:
+            speedup = w["speedup_vs_one_writer"]
+            lines.append(f"| {w['writers']} | {w['total_pages']:,} | {w['total_pages_per_s']:,.0f} | {speedup:.2f} |")
+    return [*lines, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DOCS / "benchmarks.md"))
@@ -132,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     recall_end = _load("recall-benchmark.json")
     recall_interleaved = _load("recall-interleaved-benchmark.json")
     latency = _load("latency-benchmark.json")
+    postgres = _load("postgres-benchmark.json")
     lines = [
         "# Benchmarks",
         "",
@@ -172,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     if latency is not None:
         lines += _latency_section(latency)
         lines += ["![per-turn latency against history length](latency.png)", ""]
+    if postgres is not None:
+        lines += _postgres_section(postgres)
     Path(args.out).write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
