@@ -711,14 +711,14 @@ class PostgresSwapStore:
                 if not docs:
                     continue
                 if docs <= EXACT_UP_TO:  # "+ 0" keeps the planner off the HNSW index: an exact scan
-                    order = "(p.embedding <#> %s::vector) + 0"
-                else:
+                    order = "(p.embedding <#> %s::vector) + 0, p.seq"
+                else:  # the index orders by distance alone (ties are broken by page id below)
                     self._ensure_hnsw(conn)
                     conn.execute(f"SET LOCAL hnsw.ef_search = {max(100, 4 * k)}")
                     order = "p.embedding <#> %s::vector"
                 rows = conn.execute(
                     f"SELECT p.id, -(p.embedding <#> %s::vector) FROM nexint_pages p"
-                    f" WHERE p.namespace = %s{extra} ORDER BY {order}, p.seq LIMIT %s",
+                    f" WHERE p.namespace = %s{extra} ORDER BY {order} LIMIT %s",
                     (query, namespace, *args, query, k),
                 ).fetchall()
                 hits.extend(SearchHit(str(page_id), float(score)) for page_id, score in rows)

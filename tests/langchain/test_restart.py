@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage, messages_to_dict
 from langgraph.checkpoint.memory import InMemorySaver
@@ -39,8 +40,11 @@ print("continued")
 """
 
 
-def test_restart_a_second_process_continues_and_recalls(tmp_path: Path) -> None:
-    store = tmp_path / "memory"
+@pytest.mark.parametrize("kind", ["directory", "postgres"])
+def test_restart_a_second_process_continues_and_recalls(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store: Path | str = tmp_path / "memory" if kind == "directory" else request.getfixturevalue("postgres_uri")
     middleware = NexintMiddleware(store=store, token_limit=BUDGET)
     agent = create_agent(
         ScriptedChatModel(), tools=[get_weather], middleware=[middleware], checkpointer=InMemorySaver()

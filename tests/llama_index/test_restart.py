@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from llama_index.core.chat_engine import SimpleChatEngine
 
 from llama_index_nexint import NexintMemory
@@ -36,8 +37,11 @@ with NexintMemory.from_defaults(token_limit=400, store=sys.argv[1]) as memory:
 """
 
 
-def test_restart_second_process_continues_and_recalls(tmp_path: Path) -> None:
-    store = tmp_path / "memory"
+@pytest.mark.parametrize("kind", ["directory", "postgres"])
+def test_restart_second_process_continues_and_recalls(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store: Path | str = tmp_path / "memory" if kind == "directory" else request.getfixturevalue("postgres_uri")
     sent = []
     with NexintMemory.from_defaults(token_limit=400, store=store) as memory:
         engine = SimpleChatEngine.from_defaults(llm=RecordingLLM(), memory=memory)
