@@ -46,6 +46,7 @@ __all__ = ["EXACT_UP_TO", "SCHEMA_VERSION", "PostgresSwapStore", "StoreUnavailab
 
 SCHEMA_VERSION = 3
 EXACT_UP_TO = 50_000  # pages per namespace searched exactly (as the embedded store's flat index), HNSW beyond
+HNSW_BUILD_MEMORY = "2GB"  # maintenance_work_mem for the one HNSW build (about 1.5 KB per 256-d vector)
 _HNSW = "CREATE INDEX IF NOT EXISTS nexint_pages_vectors ON nexint_pages USING hnsw (embedding vector_ip_ops)"
 _SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait on one another
 _T = TypeVar("_T")
@@ -736,6 +737,7 @@ class PostgresSwapStore:
         found = conn.execute("SELECT to_regclass('nexint_pages_vectors') IS NOT NULL").fetchone()
         if not (found and found[0]):
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('nexint-hnsw'))")
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")  # a graph in memory builds fast
             conn.execute(_HNSW)  # one build, in this transaction; writers wait for it, searches do not
         self._hnsw = True
 
