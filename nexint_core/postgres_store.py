@@ -33,9 +33,9 @@ import numpy.typing as npt
 from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, NamespaceViolation, StoreError
 from nexint_core.events import PagingEvent
-from nexint_core.ids import PageId
 from nexint_core.lexical import POSTING_BUDGET, LexicalIndex
 from nexint_core.pages import Page, Tier, namespace_of
+from nexint_core.rows import EVENT_COLUMNS, PAGE_COLUMNS, event_from_row, event_row, page_from_row, tier_changes
 from nexint_core.swap import FILTER_FIELDS, SearchHit, check_filter, query_terms
 
 if TYPE_CHECKING:
@@ -52,10 +52,7 @@ _SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait
 _T = TypeVar("_T")
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())  # the pool's retries are ours to report
 
-_COLUMNS = (
-    "id, namespace, content, tokens, role, importance, frame_id, group_id, part, created, last_used, "
-    "use_count, tier, quarantined, metadata, vaddr"
-)
+_COLUMNS = PAGE_COLUMNS
 
 # Forward migrations: _MIGRATIONS[n] takes a schema at version n to n + 1. Never edit one that shipped.
 _MIGRATIONS: list[str] = [
@@ -321,38 +318,11 @@ class PostgresSwapStore:
             return
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO nexint_events (namespace, event_seq, time, memory_id, action, reason, tier_from,"
-                " tier_to, tokens, policy, batch, ordinal) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (batch, ordinal) DO NOTHING",
-                [
-                    (
-                        ns,
-                        e.seq,
-                        e.time,
-                        e.memory_id,
-                        e.action.value,
-                        e.reason,
-                        e.tier_from.value if e.tier_from else None,
-                        e.tier_to.value if e.tier_to else None,
-                        e.tokens,
-                        e.policy,
-                        batch,
-                        ordinal,
-                    )
-                    for ordinal, (ns, e) in enumerate(pending)
-                ],
+                f"INSERT INTO nexint_events (namespace, {EVENT_COLUMNS}, batch, ordinal)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (batch, ordinal) DO NOTHING",
+                [(*event_row(ns, e), batch, ordinal) for ordinal, (ns, e) in enumerate(pending)],
             )
-            updates: dict[tuple[str, str], tuple[str | None, bool | None]] = {}
-            for namespace, event in pending:
-                tier, flag = updates.get((event.memory_id, namespace), (None, None))
-                if event.tier_to is not None:
-                    tier = event.tier_to.value
-                if event.action.value == "quarantine":
-                    flag = True
-                elif event.action.value == "approve":
-                    flag = False
-                if tier is not None or flag is not None:
-                    updates[(event.memory_id, namespace)] = (tier, flag)
+            updates = tier_changes(pending)
             if updates:  # one statement, rows by primary key (the namespace checked on each), in id order
                 ordered = sorted(updates.items())
                 cur.execute(
@@ -498,24 +468,7 @@ class PostgresSwapStore:
 
     @staticmethod
     def _page(row: Sequence[Any]) -> Page:
-        return Page(
-            PageId(row[0]),
-            row[2],
-            int(row[3]),
-            role=row[4],
-            importance=float(row[5]),
-            namespace=row[1],
-            frame_id=row[6],
-            group_id=row[7],
-            part=int(row[8]),
-            created=row[9],
-            last_used=row[10],
-            use_count=int(row[11]),
-            tier=Tier(row[12]),
-            quarantined=bool(row[13]),
-            metadata=row[14] if isinstance(row[14], dict) else json.loads(row[14]),
-            vaddr=int(row[15]),
-        )
+        return page_from_row(row)
 
     def get(self, page_id: str) -> Page | None:
         row = self._run(
@@ -575,28 +528,13 @@ class PostgresSwapStore:
 
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (of one namespace), in order."""
-        from nexint_core.events import Action
-
-        sql = "SELECT event_seq, time, memory_id, action, reason, tier_from, tier_to, tokens, policy FROM nexint_events"
+        sql = f"SELECT {EVENT_COLUMNS} FROM nexint_events"
         args: tuple[Any, ...] = ()
         if namespace is not None:
             sql += " WHERE namespace = %s"
             args = (namespace,)
-        rows = self._run(lambda conn: conn.execute(sql + " ORDER BY seq", args).fetchall())
-        return [
-            PagingEvent(
-                int(seq),
-                float(at),
-                memory_id,
-                Action(action),
-                reason,
-                Tier(tier_from) if tier_from else None,
-                Tier(tier_to) if tier_to else None,
-                int(tokens),
-                policy,
-            )
-            for seq, at, memory_id, action, reason, tier_from, tier_to, tokens, policy in rows
-        ]
+        rows = self._run(partial(_fetch_all, sql=sql + " ORDER BY seq", args=args))
+        return [event_from_row(row) for row in rows]
 
     # -- search -------------------------------------------------------------------------------------
 

@@ -29,9 +29,9 @@ import numpy.typing as npt
 from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError
 from nexint_core.events import PagingEvent
-from nexint_core.ids import PageId
 from nexint_core.lexical import LexicalIndex
 from nexint_core.pages import Page, Tier, namespace_of
+from nexint_core.rows import EVENT_COLUMNS, PAGE_COLUMNS, event_from_row, event_row, page_from_row, tier_changes
 from nexint_core.swap import SearchHit, check_filter, query_terms
 from nexint_core.vector_index import VectorIndex
 
@@ -40,10 +40,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteSwapStore", "StoreWarning"]
 SCHEMA_VERSION = 2  # 2: no FTS5 table (BM25 runs in memory over the stored terms)
 DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
-_COLUMNS = (
-    "id, namespace, content, tokens, role, importance, frame_id, group_id, part, created, last_used, "
-    "use_count, tier, quarantined, metadata, vaddr"
-)
+_COLUMNS = PAGE_COLUMNS
 _INSERT = (
     "INSERT INTO pages(seq, id, namespace, ns, content, tokens, role, importance, frame_id, group_id, part, created,"
     " last_used, use_count, tier, quarantined, metadata, embedding, vaddr, terms)"
@@ -335,35 +332,13 @@ class SqliteSwapStore:
             return
         pending, self._pending_events = self._pending_events, []
         conn.executemany(
-            "INSERT INTO events(namespace, event_seq, time, memory_id, action, reason, tier_from, tier_to, tokens,"
-            " policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    ns,
-                    e.seq,
-                    e.time,
-                    e.memory_id,
-                    e.action.value,
-                    e.reason,
-                    e.tier_from.value if e.tier_from else None,
-                    e.tier_to.value if e.tier_to else None,
-                    e.tokens,
-                    e.policy,
-                )
-                for ns, e in pending
-            ],
+            f"INSERT INTO events(namespace, {EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event_row(ns, e) for ns, e in pending],
         )
-        updates: dict[tuple[str, str], tuple[str, int | None]] = {}
-        for namespace, event in pending:
-            tier, flag = updates.get((event.memory_id, namespace), (None, None))
-            if event.tier_to is not None:
-                tier = event.tier_to.value
-            if event.action.value == "quarantine":
-                flag = 1
-            elif event.action.value == "approve":
-                flag = 0
-            if tier is not None or flag is not None:
-                updates[(event.memory_id, namespace)] = (tier or "", flag)
+        updates = {
+            key: (tier or "", None if flag is None else int(flag))
+            for key, (tier, flag) in tier_changes(pending).items()
+        }
         # A manager's view of tiers is persisted for its own namespace only (shared pages are per reader).
         conn.executemany(
             "UPDATE pages SET tier = CASE WHEN ?1 = '' THEN tier ELSE ?1 END, "
@@ -522,24 +497,7 @@ class SqliteSwapStore:
     # -- reads ---------------------------------------------------------------------------------
 
     def _page(self, row: Sequence[Any]) -> Page:
-        return Page(
-            PageId(row[0]),
-            row[2],
-            int(row[3]),
-            role=row[4],
-            importance=float(row[5]),
-            namespace=row[1],
-            frame_id=row[6],
-            group_id=row[7],
-            part=int(row[8]),
-            created=row[9],
-            last_used=row[10],
-            use_count=int(row[11]),
-            tier=Tier(row[12]),
-            quarantined=bool(row[13]),
-            metadata=json.loads(row[14]),
-            vaddr=int(row[15]),
-        )
+        return page_from_row(row)
 
     def get(self, page_id: str) -> Page | None:
         with self._lock:
@@ -597,14 +555,13 @@ class SqliteSwapStore:
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (of one namespace, if given), in order."""
         self.flush()
-        sql = "SELECT event_seq, time, memory_id, action, reason, tier_from, tier_to, tokens, policy FROM events"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events"
         args: tuple[str, ...] = ()
         if namespace is not None:
             sql, args = sql + " WHERE namespace = ?", (namespace,)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
-        keys = ("seq", "time", "memory_id", "action", "reason", "tier_from", "tier_to", "tokens", "policy")
-        return [PagingEvent.from_dict(dict(zip(keys, row, strict=True))) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def _where_sql(self, where: Mapping[str, object] | None) -> tuple[str, list[object]]:
         check_filter(where)
