@@ -298,7 +298,7 @@ def assemble_prompt(
     recent_items = _items(recent_units, count, labelled=False, dated=False)
     allowance = _allowance(shares["recent"], free)  # what the recent turns get at least
     moved, gaps, answers = _recalled_matches(recent_units, recent_items, matched or {}, gaps, allowance)
-    archive_units = [*moved, *_units(archive)]  # this query's resident matches first, then its recalls
+    archive_units = [*(recent_units[i] for i in moved), *_units(archive)]  # this query's resident matches first
     anchors = {**(context_of or {}), **answers}
     unit_of: dict[str, int] = {page.id: index for index, unit in enumerate(archive_units) for page in unit}
     requires = {
@@ -307,16 +307,16 @@ def assemble_prompt(
         for page in unit
         if page.id in anchors and unit_of.get(anchors[page.id], index) != index
     }
-    recent_units = [unit for unit in recent_units if not any(unit is other for other in moved)]
+    staying = [i for i in range(len(recent_units)) if i not in moved]
+    recent_units = [recent_units[i] for i in staying]
     candidates = {
         "core": _items(_units(core), count, labelled=True, dated=False),
         "summaries": _items(_units(summaries), count, labelled=True, dated=True),
         "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
-        "recent": [item for item in recent_items if not any(item.page_ids[0] == unit[0].id for unit in moved)],
+        "recent": [recent_items[i] for i in staying],
     }
     recent_order = list(reversed(range(len(recent_units))))  # one stretch back from the newest
-    contiguous = {"recent": 0}
-    stops = {"recent": {i for i, unit in enumerate(recent_units) if unit[0].id in gaps}}
+    stops = {i for i, unit in enumerate(recent_units) if unit[0].id in gaps}
     # Which items a short section keeps: core in pin order; the newest summaries and recent turns; the
     # archive units in the order given (best recall first). Kept items are rendered in ``placement`` order.
     preference = {
@@ -334,14 +334,14 @@ def assemble_prompt(
     rooms: dict[str, int] = {}
     for name in _MEMORY_SECTIONS:  # each section's share, plus what the sections before it left
         room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
-        tokens = fits[name].take(preference[name], room, contiguous.get(name), stops.get(name, ()))
+        tokens = fits[name].take(preference[name], room, stops if name == "recent" else None)
         rooms[name] = max(room, 0)
         free -= tokens
         carry = max(room - tokens, 0)
     for name in _SECOND_PASS:  # room no section used goes to what was left out, the query's recalls first
         if not isinstance(shares[name], int):  # a budget in tokens is a cap
             held = fits[name].tokens
-            extra = fits[name].take(preference[name], held + free, contiguous.get(name), stops.get(name, ())) - held
+            extra = fits[name].take(preference[name], held + free, stops if name == "recent" else None) - held
             free -= extra
             rooms[name] += extra
     orphan = _answer_first(fits["recent"], recent_units, recent_order)
@@ -400,9 +400,9 @@ def _recalled_matches(
     matched: Mapping[str, int],
     gaps: Collection[str],
     allowance: int,
-) -> tuple[list[list[Page]], set[str], dict[str, str]]:
+) -> tuple[list[int], set[str], dict[str, str]]:
     """Resident turns the query matched that the recent turns will not reach, each with the turn that
-    answers it, best match first: they are shown as recalls (the archive section). Returns them, the
+    answers it, best match first: they are shown as recalls (the archive section). Returns their indices, the
     gaps the recent turns stop at (the turn after the newest of them included), and each answer's match.
 
     The recent turns surely reach back as far as their own allowance holds, from the newest to the first
@@ -442,7 +442,7 @@ def _recalled_matches(
         return [], set(gaps), {}
     after = max(chosen) + 1
     stop = {units[after][0].id} if after < len(units) else set()
-    return [units[i] for i in chosen], set(gaps) | stop, answers
+    return chosen, set(gaps) | stop, answers
 
 
 class _Fit:
@@ -459,20 +459,20 @@ class _Fit:
         self.requires: dict[int, int] = {}  # an item shown only if this other item is
         self.tokens = 0
 
-    def take(self, order: list[int], room: int, contiguous_from: int | None = None, stops: Collection[int] = ()) -> int:
+    def take(self, order: list[int], room: int, stops: Collection[int] | None = None) -> int:
         """Add the items, in ``order`` of preference, that fit while the section stays within ``room``.
 
-        From position ``contiguous_from`` of ``order`` on, the first item that does not fit ends the
-        run, and so does an item in ``stops`` once taken: recent turns stay one unbroken stretch, never
-        an answer left out with its question kept.
+        With ``stops`` (recent turns, newest first), the items are one unbroken stretch: the first item that
+        does not fit ends it, and so does an item in ``stops`` once taken, never an answer left out with
+        its question kept.
         """
-        for position, index in enumerate(order):
+        for index in order:
             if index in self.chosen:
-                if contiguous_from is not None and position >= contiguous_from and index in stops:
+                if stops is not None and index in stops:
                     self.gap = True
                     break
                 continue
-            if self.requires.get(index, index) not in self.chosen and index in self.requires:
+            if index in self.requires and self.requires[index] not in self.chosen:
                 continue
             item = self._items[index]
             need = item.tokens + (0 if self.chosen else self._header)
@@ -483,12 +483,12 @@ class _Fit:
                 self.tokens += need
                 if item.day is not None:
                     self._days.add(item.day)
-                if contiguous_from is not None and position >= contiguous_from and index in stops:
+                if stops is not None and index in stops:
                     self.gap = True
                     break
                 continue
             self.needs[index] = need
-            if contiguous_from is not None and position >= contiguous_from:
+            if stops is not None:
                 break
         return self.tokens
 

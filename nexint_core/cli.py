@@ -23,7 +23,7 @@ from nexint_core.embedders import content_words, stem
 from nexint_core.errors import InvalidArgument, NexintError, StoreError
 from nexint_core.events import Action, select_events
 from nexint_core.importers import import_file
-from nexint_core.manager import MemoryManager
+from nexint_core.manager import MemoryManager, open_store
 from nexint_core.pages import Tier
 from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
 from nexint_core.replay import compare_runs, render_run, replay
@@ -98,11 +98,9 @@ def _llm_responder(spec: str) -> Callable[[Sequence[dict[str, str]]], str]:
 
 def _open_store(path: str) -> SqliteSwapStore | PostgresSwapStore:
     """An existing store: a directory or a ``postgresql://`` URI (never created here)."""
-    if is_postgres_uri(path):
-        return PostgresSwapStore(path, create=False)
-    if not (Path(path) / DB_NAME).is_file():
+    if not is_postgres_uri(path) and not (Path(path) / DB_NAME).is_file():
         raise StoreError(f"no store at {path} (expected {Path(path) / DB_NAME})")
-    return SqliteSwapStore(path, create=False)
+    return open_store(path, create=False)
 
 
 def _manager(args: argparse.Namespace, config: PolicyConfig) -> MemoryManager:
@@ -322,7 +320,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     sessions_dir = Path(args.session_dir) if args.session_dir else _home() / "sessions"
     results = import_file(
         Path(args.file),
-        store=args.store if is_postgres_uri(args.store) else Path(args.store),
+        store=args.store,
         sessions_dir=sessions_dir,
         policy=config,
         format=args.format,

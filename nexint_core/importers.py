@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nexint_core.config import PolicyConfig
 from nexint_core.errors import InvalidArgument
-from nexint_core.manager import MemoryManager
+from nexint_core.manager import MemoryManager, open_store
 from nexint_core.pages import Frame
-from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
+from nexint_core.postgres_store import is_postgres_uri
 from nexint_core.session import SessionRecorder
-from nexint_core.sqlite_store import SqliteSwapStore
 
 __all__ = ["ImportResult", "import_file", "read_chat", "read_locomo"]
 
@@ -169,10 +168,7 @@ def import_file(
     done = 0
     results = []
     sessions_dir.mkdir(parents=True, exist_ok=True)
-    swap: SqliteSwapStore | PostgresSwapStore = (
-        PostgresSwapStore(str(store)) if is_postgres_uri(store) else SqliteSwapStore(Path(store))
-    )
-    with swap:
+    with open_store(store) as swap:
         for conversation in conversations:
             session_path = sessions_dir / f"{conversation.name}.jsonl"
             recorder = SessionRecorder(session_path, name=conversation.name, policy=policy, overwrite=True)

@@ -35,7 +35,7 @@ from nexint_core.ids import IdAllocator, PageId, observe_global
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Frame, Page, Tier, validate_importance
 from nexint_core.policies import POLICY_NAMES, EvictionPolicy, explain, make_policy, policy_name
-from nexint_core.postgres_store import is_postgres_uri
+from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
 from nexint_core.session import SessionRecorder
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.sqlite_store import SqliteSwapStore
@@ -44,7 +44,7 @@ from nexint_core.swap import InMemorySwapStore, SwapStore
 from nexint_core.swapper import Candidate, Router, ScoringWeights, fuse, score
 from nexint_core.tokens import Tokenizer, get_tokenizer
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager", "open_store"]
 
 DEFAULT_PAGE_SIZE = 256
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
@@ -1026,7 +1026,7 @@ class MemoryManager:
         for _, unit in archive:
             for page in unit:
                 anchor = self._context_of.get(page.id)
-                if anchor is not None and self._recalled.get(anchor, (-1,))[0] == self._recalled[page.id][0]:
+                if anchor is not None and self._recalled.get(anchor, (-1,))[0] == self._recalled.get(page.id, (-2,))[0]:
                     shown[page.id] = anchor
         return shown
 
@@ -1208,13 +1208,18 @@ def open_manager(
 def _resolve_store(store: SwapStore | str | os.PathLike[str] | None, embedder: Embedder | None) -> SwapStore:
     if store is None:
         return InMemorySwapStore(embedder)
-    if is_postgres_uri(store):
-        from nexint_core.postgres_store import PostgresSwapStore
-
-        return PostgresSwapStore(str(store), embedder=embedder)
     if isinstance(store, (str, os.PathLike)):
-        return SqliteSwapStore(Path(store), embedder=embedder)
+        return open_store(store, embedder=embedder)
     return store
+
+
+def open_store(
+    spec: str | os.PathLike[str], *, embedder: Embedder | None = None, create: bool = True
+) -> SqliteSwapStore | PostgresSwapStore:
+    """The store a spec names: a ``postgresql://`` URI, or else a store directory."""
+    if is_postgres_uri(spec):
+        return PostgresSwapStore(str(spec), embedder=embedder, create=create)
+    return SqliteSwapStore(Path(spec), embedder=embedder, create=create)
 
 
 def _resolve_summarizer(summarizer: Summarizer | str | None) -> Summarizer | None:

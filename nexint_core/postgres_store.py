@@ -52,7 +52,6 @@ _SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait
 _T = TypeVar("_T")
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())  # the pool's retries are ours to report
 
-_COLUMNS = PAGE_COLUMNS
 
 # Forward migrations: _MIGRATIONS[n] takes a schema at version n to n + 1. Never edit one that shipped.
 _MIGRATIONS: list[str] = [
@@ -225,9 +224,7 @@ class PostgresSwapStore:
         authentication failed) fails at once; one that does not answer is retried for ``retry_for``."""
         import psycopg
 
-        deadline = time.monotonic() + self.retry_for
-        delay = 0.05
-        while True:
+        for last in _attempts(self.retry_for):
             try:
                 psycopg.connect(self.dsn, connect_timeout=5).close()
                 return
@@ -236,44 +233,31 @@ class PostgresSwapStore:
                     raise StoreError(
                         f"cannot open the PostgreSQL store at {_redacted(self.dsn)}: {_first_line(exc)}"
                     ) from None
-                if time.monotonic() >= deadline:
+                if last:
                     raise StoreUnavailable(
                         f"PostgreSQL at {_redacted(self.dsn)} is unavailable: {_first_line(exc)}"
                     ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
 
     def _run(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         """Run ``work`` in one transaction, retrying while the server is unreachable."""
         import psycopg
+        from psycopg_pool import PoolTimeout
 
         if self._closed:
             raise StoreError("the store is closed")
-        deadline = time.monotonic() + self.retry_for
-        delay = 0.05
-        while True:
+        for last in _attempts(self.retry_for):
             try:
                 with self._pool.connection(timeout=max(self.retry_for, 1.0)) as conn, conn.transaction():
                     return work(conn)
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise NamespaceViolation(f"PostgreSQL refused: {exc}") from None
-            except psycopg.OperationalError as exc:
-                if time.monotonic() >= deadline:
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if last:
                     raise StoreUnavailable(f"PostgreSQL at {_redacted(self.dsn)} is unavailable: {exc}") from None
             except psycopg.errors.UniqueViolation:
-                if time.monotonic() >= deadline:  # two writers raced on one id: the retry sees the winner
+                if last:  # two writers raced on one id: the retry sees the winner
                     raise
-            except Exception as exc:
-                from psycopg_pool import PoolTimeout
-
-                if not isinstance(exc, PoolTimeout) or time.monotonic() >= deadline:
-                    if isinstance(exc, PoolTimeout):
-                        raise StoreUnavailable(
-                            f"PostgreSQL at {_redacted(self.dsn)} is unavailable: no connection in {self.retry_for:g} s"
-                        ) from None
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable: _attempts never ends")  # pragma: no cover
 
     def _prepare(self, conn: psycopg.Connection[Any], create: bool) -> None:
         """Create or upgrade the schema (one process at a time), then check the embedder."""
@@ -401,7 +385,7 @@ class PostgresSwapStore:
             self._delete(conn, [page.id for page in pages])  # an overwrite: a fresh row, as in the embedded store
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO nexint_pages ({_COLUMNS}, terms, tf, doc_len, embedding)"
+                    f"INSERT INTO nexint_pages ({PAGE_COLUMNS}, terms, tf, doc_len, embedding)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
                     rows,
                 )
@@ -466,15 +450,11 @@ class PostgresSwapStore:
 
     # -- reads --------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _page(row: Sequence[Any]) -> Page:
-        return page_from_row(row)
-
     def get(self, page_id: str) -> Page | None:
         row = self._run(
-            lambda conn: conn.execute(f"SELECT {_COLUMNS} FROM nexint_pages WHERE id = %s", (page_id,)).fetchone()
+            lambda conn: conn.execute(f"SELECT {PAGE_COLUMNS} FROM nexint_pages WHERE id = %s", (page_id,)).fetchone()
         )
-        return None if row is None else self._page(row)
+        return None if row is None else page_from_row(row)
 
     def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
         """The content of each stored page among ``page_ids``, in one query."""
@@ -503,11 +483,11 @@ class PostgresSwapStore:
         after = 0
         while True:
             if namespaces is None:
-                sql = f"SELECT {_COLUMNS}, seq FROM nexint_pages WHERE seq > %s ORDER BY seq LIMIT 2000"
+                sql = f"SELECT {PAGE_COLUMNS}, seq FROM nexint_pages WHERE seq > %s ORDER BY seq LIMIT 2000"
                 args: tuple[Any, ...] = (after,)
             else:
                 sql = (
-                    f"SELECT {_COLUMNS}, seq FROM nexint_pages WHERE namespace = ANY(%s) AND seq > %s"
+                    f"SELECT {PAGE_COLUMNS}, seq FROM nexint_pages WHERE namespace = ANY(%s) AND seq > %s"
                     " ORDER BY seq LIMIT 2000"
                 )
                 args = (list(namespaces), after)
@@ -515,7 +495,7 @@ class PostgresSwapStore:
             if not rows:
                 return
             for row in rows:
-                yield self._page(row)
+                yield page_from_row(row)
             after = int(rows[-1][-1])
 
     def last_event_seq(self, namespace: str) -> int:
@@ -710,6 +690,17 @@ def migrate(conn: psycopg.Connection[Any], current: int, target: int, dim: int) 
             if statement.strip():
                 conn.execute(statement.replace("{dim}", str(dim)))
         conn.execute("UPDATE nexint_meta SET value = %s WHERE key = 'schema_version'", (str(version + 1),))
+
+
+def _attempts(retry_for: float) -> Iterator[bool]:
+    """One value per attempt, True once ``retry_for`` seconds have passed (the last attempt); between
+    attempts it sleeps, 50 ms doubling up to 1 s."""
+    deadline = time.monotonic() + retry_for
+    delay = 0.05
+    while True:
+        yield time.monotonic() >= deadline
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def _fetch_all(conn: psycopg.Connection[Any], *, sql: str, args: tuple[Any, ...]) -> list[Any]:

@@ -40,7 +40,6 @@ __all__ = ["SCHEMA_VERSION", "SqliteSwapStore", "StoreWarning"]
 SCHEMA_VERSION = 2  # 2: no FTS5 table (BM25 runs in memory over the stored terms)
 DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
-_COLUMNS = PAGE_COLUMNS
 _INSERT = (
     "INSERT INTO pages(seq, id, namespace, ns, content, tokens, role, importance, frame_id, group_id, part, created,"
     " last_used, use_count, tier, quarantined, metadata, embedding, vaddr, terms)"
@@ -496,13 +495,10 @@ class SqliteSwapStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def _page(self, row: Sequence[Any]) -> Page:
-        return page_from_row(row)
-
     def get(self, page_id: str) -> Page | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT {_COLUMNS} FROM pages WHERE id = ?", (page_id,)).fetchone()
-        return self._page(row) if row is not None else None
+            row = self._conn.execute(f"SELECT {PAGE_COLUMNS} FROM pages WHERE id = ?", (page_id,)).fetchone()
+        return page_from_row(row) if row is not None else None
 
     def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
         """The content of each stored page among ``page_ids``, in one query per 500."""
@@ -537,11 +533,11 @@ class SqliteSwapStore:
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    f"SELECT seq, {_COLUMNS} FROM pages WHERE seq > ?{where} ORDER BY seq LIMIT {_SCAN_CHUNK}",
+                    f"SELECT seq, {PAGE_COLUMNS} FROM pages WHERE seq > ?{where} ORDER BY seq LIMIT {_SCAN_CHUNK}",
                     [last, *args],
                 ).fetchall()
             for row in rows:
-                yield self._page(row[1:])
+                yield page_from_row(row[1:])
             if len(rows) < _SCAN_CHUNK:
                 return
             last = int(rows[-1][0])
