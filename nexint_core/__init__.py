@@ -39,11 +39,11 @@ from nexint_core.policies import (
     make_policy,
 )
 from nexint_core.replay import ReplayRun, replay
+from nexint_core.retrieval import Candidate, ScoringWeights
 from nexint_core.session import Session, SessionRecorder, load_session
 from nexint_core.sqlite_store import SqliteSwapStore, StoreWarning
 from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
 from nexint_core.swap import InMemorySwapStore, SearchHit, SwapStore
-from nexint_core.swapper import Candidate, ScoringWeights
 from nexint_core.tokens import TiktokenTokenizer, Tokenizer, get_tokenizer
 
 __all__ = [

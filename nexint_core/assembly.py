@@ -25,6 +25,7 @@ __all__ = [
     "AssembledPrompt",
     "LeftOut",
     "PromptItem",
+    "PromptView",
     "Section",
     "assemble_prompt",
     "check_sections",
@@ -83,6 +84,37 @@ class LeftOut:
     page_id: PageId
     section: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptView:
+    """What a prompt is assembled from: the query and budget, the pages of each memory section in prompt
+    order, and what page-in said about them.
+
+    ``archive`` comes in order of preference (what a short section keeps first) and is rendered in
+    write order; ``recent`` is chronological, and shown as one unbroken stretch back from the newest,
+    which ends at a turn whose first page is in ``gaps`` (one not shown comes right before it). Recent
+    turns ``matched`` ranks for the query that the stretch will not reach are shown in the archive
+    section instead, each with the turn that answers it. ``context_of`` names, for an archive page shown
+    as the context of a match, that match: it is shown only if its match is. ``skipped`` are pages left
+    out before assembly (with their reasons); ``previous`` is the last prompt's ``lines``, for prefix
+    stability.
+    """
+
+    query: str
+    budget: int
+    core: Sequence[Page] = ()
+    summaries: Sequence[Page] = ()
+    archive: Sequence[Page] = ()
+    recent: Sequence[Page] = ()
+    matched: Mapping[str, int] = field(default_factory=dict)
+    gaps: Collection[str] = ()
+    context_of: Mapping[str, str] = field(default_factory=dict)
+    system: str = ""
+    sections: Mapping[str, int | float] = field(default_factory=lambda: DEFAULT_SECTIONS)
+    skipped: Sequence[LeftOut] = ()
+    previous: Sequence[str] = ()
+    promoted: Sequence[PageId] = ()
 
 
 @dataclass(frozen=True)
@@ -248,37 +280,16 @@ def minimum_budget(query: str, system: str, tokenizer: Tokenizer, cache: dict[st
 
 
 def assemble_prompt(
-    query: str,
-    *,
-    budget: int,
-    tokenizer: Tokenizer,
-    core: Sequence[Page],
-    summaries: Sequence[Page],
-    archive: Sequence[Page],
-    recent: Sequence[Page],
-    matched: Mapping[str, int] | None = None,
-    gaps: Collection[str] = (),
-    context_of: Mapping[str, str] | None = None,
-    system: str = "",
-    sections: Mapping[str, int | float] = DEFAULT_SECTIONS,
-    skipped: Sequence[LeftOut] = (),
-    previous: Sequence[str] = (),
-    promoted: Sequence[PageId] = (),
-    label_cache: dict[str, int] | None = None,
+    view: PromptView, *, tokenizer: Tokenizer, label_cache: dict[str, int] | None = None
 ) -> AssembledPrompt:
-    """Assemble a prompt from pages already sorted in prompt order.
+    """Lay out ``view`` within its budget: the system anchor, core, summaries, archive, recent turns, the query.
 
-    ``archive`` comes in order of preference (what a short section keeps first) and is rendered in
-    write order; ``recent`` is chronological, and shown as one unbroken stretch back from the newest,
-    which ends at a turn whose first page is in ``gaps`` (one not shown comes right before it). Recent
-    turns ``matched`` ranks for the query that the stretch will not reach are shown in the archive
-    section instead, each with the turn that answers it. ``context_of`` names, for an archive page shown
-    as the context of a match, that match: it is shown only if its match is.
-    ``previous`` is the last prompt's ``lines``, for prefix stability.
+    ``label_cache`` keeps token counts of lines from one prompt to the next (see :class:`_Counter`).
     """
+    query, budget, system, gaps = view.query, view.budget, view.system, view.gaps
     label_cache = label_cache if label_cache is not None else {}
     count = _Counter(tokenizer, label_cache)
-    shares = {**DEFAULT_SECTIONS, **check_sections(sections)}
+    shares = {**DEFAULT_SECTIONS, **check_sections(view.sections)}
     system_tokens = count.line(system) if system else 0
     query_tokens = minimum_budget(query, system, tokenizer, label_cache) - system_tokens
     query_item = PromptItem((), "user", "user: " + query, (("user", query),), query_tokens)
@@ -288,18 +299,18 @@ def assemble_prompt(
             f"a budget of {budget} tokens cannot hold the system anchor and the query "
             f"({system_tokens + query_item.tokens} tokens)"
         )
-    left_out = list(skipped)
+    left_out = list(view.skipped)
     built: list[Section] = []
     if system:
         anchor = PromptItem((), "system", system, (("system", system),), system_tokens)
         built.append(Section("system", system_tokens, system_tokens, (anchor,)))
     carry = 0
-    recent_units = _units(recent)
+    recent_units = _units(view.recent)
     recent_items = _items(recent_units, count, labelled=False, dated=False)
     allowance = _allowance(shares["recent"], free)  # what the recent turns get at least
-    moved, gaps, answers = _recalled_matches(recent_units, recent_items, matched or {}, gaps, allowance)
-    archive_units = [*(recent_units[i] for i in moved), *_units(archive)]  # this query's resident matches first
-    anchors = {**(context_of or {}), **answers}
+    moved, gaps, answers = _recalled_matches(recent_units, recent_items, view.matched, gaps, allowance)
+    archive_units = [*(recent_units[i] for i in moved), *_units(view.archive)]  # this query's resident matches first
+    anchors = {**view.context_of, **answers}
     unit_of: dict[str, int] = {page.id: index for index, unit in enumerate(archive_units) for page in unit}
     requires = {
         index: unit_of[anchors[page.id]]
@@ -310,8 +321,8 @@ def assemble_prompt(
     staying = [i for i in range(len(recent_units)) if i not in moved]
     recent_units = [recent_units[i] for i in staying]
     candidates = {
-        "core": _items(_units(core), count, labelled=True, dated=False),
-        "summaries": _items(_units(summaries), count, labelled=True, dated=True),
+        "core": _items(_units(view.core), count, labelled=True, dated=False),
+        "summaries": _items(_units(view.summaries), count, labelled=True, dated=True),
         "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
         "recent": [recent_items[i] for i in staying],
     }
@@ -370,7 +381,7 @@ def assemble_prompt(
         if tokens <= budget or not _drop_one(built, left_out):
             break
     shared = 0
-    for line, before in zip(lines, previous, strict=False):
+    for line, before in zip(lines, view.previous, strict=False):
         if line != before:
             break
         shared += 1
@@ -389,7 +400,7 @@ def assemble_prompt(
         text=text,
         messages=tuple(messages),
         stable_prefix_tokens=stable,
-        promoted=tuple(promoted),
+        promoted=tuple(view.promoted),
         lines=tuple(lines),
     )
 

@@ -22,26 +22,37 @@ from nexint_core.assembly import DEFAULT_SECTIONS, check_sections
 from nexint_core.conditions import Condition, parse_condition
 from nexint_core.errors import InvalidArgument, NexintError, UnknownPolicy
 from nexint_core.policies import make_policy
-from nexint_core.swapper import ScoringWeights
+from nexint_core.retrieval import ScoringWeights
+from nexint_core.settings import (
+    DEFAULT_LIMIT,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_SUMMARY_SPAN,
+    MemorySettings,
+    check_budgets,
+    default_core_budget,
+    default_summary_budget,
+)
+from nexint_core.splitting import MIN_PAGE_SIZE
 
 __all__ = ["PolicyConfig", "ScoringConfig", "SummaryConfig", "load_policy", "parse_policy", "resolve_policy"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)  # strict: true is not a number here
+_WEIGHTS = ScoringWeights()  # the scoring defaults
 
 
 class ScoringConfig(BaseModel):
-    """Page-in scoring weights (see :class:`~nexint_core.swapper.ScoringWeights`)."""
+    """Page-in scoring weights (see :class:`~nexint_core.retrieval.ScoringWeights`)."""
 
     model_config = _STRICT
 
-    relevance: float = Field(default=0.85, ge=0)
-    importance: float = Field(default=0.05, ge=0)
-    recency: float = Field(default=0.05, ge=0)
-    frequency: float = Field(default=0.05, ge=0)
-    recency_half_life_s: float = Field(default=86_400.0, gt=0)
-    candidates: int = Field(default=40, ge=1)
-    min_similarity: float = Field(default=0.3, ge=-1, le=1)
-    vector: float = Field(default=0.3, ge=0)
+    relevance: float = Field(default=_WEIGHTS.relevance, ge=0)
+    importance: float = Field(default=_WEIGHTS.importance, ge=0)
+    recency: float = Field(default=_WEIGHTS.recency, ge=0)
+    frequency: float = Field(default=_WEIGHTS.frequency, ge=0)
+    recency_half_life_s: float = Field(default=_WEIGHTS.recency_half_life, gt=0)
+    candidates: int = Field(default=_WEIGHTS.candidates, ge=1)
+    min_similarity: float = Field(default=_WEIGHTS.min_similarity, ge=-1, le=1)
+    vector: float = Field(default=_WEIGHTS.vector, ge=0)
 
     @classmethod
     def from_weights(cls, weights: ScoringWeights) -> ScoringConfig:
@@ -77,7 +88,7 @@ class SummaryConfig(BaseModel):
 
     enabled: bool = False
     budget_tokens: int | None = Field(default=None, ge=0)
-    span: int = Field(default=8, ge=1)
+    span: int = Field(default=DEFAULT_SUMMARY_SPAN, ge=1)
 
 
 class PolicyConfig(BaseModel):
@@ -88,9 +99,9 @@ class PolicyConfig(BaseModel):
     name: str = Field(default="default", min_length=1)
     version: str = "1"
     eviction: str = "LRU"
-    memory_budget_tokens: int = Field(default=4096, gt=0)
+    memory_budget_tokens: int = Field(default=DEFAULT_LIMIT, gt=0)
     core_budget_tokens: int | None = Field(default=None, ge=0)
-    page_size_tokens: int = Field(default=256, ge=8)
+    page_size_tokens: int = Field(default=DEFAULT_PAGE_SIZE, ge=MIN_PAGE_SIZE)
     page_in_budget_tokens: int | None = Field(default=None, ge=0)
     promote_if: str | None = None
     sections: dict[str, int | float] = Field(default_factory=lambda: dict(DEFAULT_SECTIONS))
@@ -125,16 +136,14 @@ class PolicyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _budgets_fit(self) -> PolicyConfig:
-        core = self.core_budget_tokens if self.core_budget_tokens is not None else self.memory_budget_tokens // 4
-        summary = 0
-        if self.summary.enabled:  # as the manager sizes it
-            budget = self.summary.budget_tokens
-            summary = budget if budget is not None else self.memory_budget_tokens // 8
-        if core + summary > self.memory_budget_tokens:
-            raise ValueError(
-                f"core_budget_tokens ({core}) plus summary.budget_tokens ({summary}) exceed "
-                f"memory_budget_tokens ({self.memory_budget_tokens})"
-            )
+        limit, core, summary = self.memory_budget_tokens, self.core_budget_tokens, self.summary
+        summary_tokens = summary.budget_tokens if summary.enabled else None
+        check_budgets(
+            limit,
+            default_core_budget(limit) if core is None else core,
+            default_summary_budget(limit, summary.enabled) if summary_tokens is None else summary_tokens,
+            names=("memory_budget_tokens", "core_budget_tokens", "summary.budget_tokens"),
+        )
         return self
 
     @property
@@ -146,8 +155,46 @@ class PolicyConfig(BaseModel):
         """The parsed ``promote_if``, if any."""
         return parse_condition(self.promote_if, name="promote_if") if self.promote_if is not None else None
 
+    def settings(self) -> MemorySettings:
+        """The resolved settings this policy gives a manager (defaults filled in)."""
+        return MemorySettings.resolve(
+            self.memory_budget_tokens,
+            core_budget=self.core_budget_tokens,
+            page_size=self.page_size_tokens,
+            page_in_budget=self.page_in_budget_tokens,
+            summaries=self.summary.enabled,
+            summary_budget=self.summary.budget_tokens if self.summary.enabled else None,
+            summary_span=self.summary.span,
+            sections=self.sections,
+            weights=self.scoring.weights(),
+            promote_if=self.promote_if,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: MemorySettings, *, eviction: str, label: str, summaries: bool) -> PolicyConfig:
+        """The policy that gives ``settings`` (what a session records of a manager)."""
+        name, _, version = label.partition("@")
+        return cls(
+            name=name,
+            version=version or "1",
+            eviction=eviction,
+            memory_budget_tokens=settings.limit_tokens,
+            core_budget_tokens=settings.core_budget,
+            page_size_tokens=settings.page_size,
+            page_in_budget_tokens=settings.page_in_budget,
+            promote_if=settings.promote_if,
+            sections=dict(settings.sections),
+            scoring=ScoringConfig.from_weights(settings.weights),
+            summary=SummaryConfig(
+                enabled=summaries,
+                budget_tokens=settings.summary_budget if summaries else None,
+                span=settings.summary_span,
+            ),
+        )
+
     def manager_options(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`~nexint_core.manager.MemoryManager`."""
+        """Keyword arguments for :class:`~nexint_core.manager.MemoryManager` (unset budgets stay None, so an
+        option that overrides the memory budget also moves the defaults derived from it)."""
         return {
             "limit_tokens": self.memory_budget_tokens,
             "policy": self.eviction,

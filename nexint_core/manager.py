@@ -8,17 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nexint_core.assembly import (
-    DEFAULT_SECTIONS,
-    AssembledPrompt,
-    LeftOut,
-    assemble_prompt,
-    check_sections,
-    minimum_budget,
-)
+from nexint_core.assembly import AssembledPrompt, assemble_prompt, check_sections, minimum_budget
 from nexint_core.clock import Clock, SystemClock
 from nexint_core.conditions import Condition, parse_condition
-from nexint_core.config import PolicyConfig, ScoringConfig, SummaryConfig, resolve_policy
+from nexint_core.config import PolicyConfig, resolve_policy
 from nexint_core.embedders import Embedder
 from nexint_core.errors import (
     CoreBudgetExceeded,
@@ -34,33 +27,24 @@ from nexint_core.events import Action, EventLog, EventSink
 from nexint_core.ids import IdAllocator, PageId, observe_global
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Frame, Page, Tier, validate_importance
+from nexint_core.planner import PageInPlan, PageInPlanner, resident_unit, unit_of
 from nexint_core.policies import POLICY_NAMES, EvictionPolicy, explain, make_policy, policy_name
 from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
+from nexint_core.retrieval import Router, ScoringWeights
 from nexint_core.session import SessionRecorder
+from nexint_core.settings import DEFAULT_PAGE_SIZE, DEFAULT_SUMMARY_SPAN, MemorySettings, positive_int
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.sqlite_store import SqliteSwapStore
 from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
 from nexint_core.swap import InMemorySwapStore, SwapStore
-from nexint_core.swapper import Candidate, Router, ScoringWeights, fuse, score
 from nexint_core.tokens import Tokenizer, get_tokenizer
+from nexint_core.view import prompt_view
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager", "open_store"]
 
-DEFAULT_PAGE_SIZE = 256
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
-_NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a match's neighbours
-_CONTEXT_MATCHES = 5  # the best matches of a query bring the turns around them
-_CONTEXT_TURNS = (1, 2)  # turns before (what a match answers) and after (the replies to it)
 _KIND_BY_ROLE = {"tool": "TOL"}
-_SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
 _LAZY_EVENTS = 1_000  # page-in events a persistent store may buffer until the next write
-
-
-def _positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        bound = "non-negative" if allow_zero else "positive"
-        raise InvalidArgument(f"{name} must be a {bound} integer, got {value!r}")
-    return value
 
 
 class MemoryManager:
@@ -89,7 +73,7 @@ class MemoryManager:
         page_in_budget: int | None = None,
         summarizer: Summarizer | str | None = None,
         summary_budget: int | None = None,
-        summary_span: int = 8,
+        summary_span: int = DEFAULT_SUMMARY_SPAN,
         sinks: Sequence[EventSink] = (),
         max_events: int | None = None,
         system_prompt: str = "",
@@ -98,36 +82,27 @@ class MemoryManager:
         policy_label: str | None = None,
         record: SessionRecorder | str | os.PathLike[str] | None = None,
     ) -> None:
-        self.limit_tokens = _positive_int("limit_tokens", limit_tokens)
-        if core_budget is None:
-            core_budget = limit_tokens // 4
-        self.core_budget = _positive_int("core_budget", core_budget, allow_zero=True)
-        self.page_size = _positive_int("page_size", page_size)
-        if page_size < MIN_PAGE_SIZE:
-            raise InvalidArgument(f"page_size must be at least {MIN_PAGE_SIZE} tokens, got {page_size}")
         for name in (namespace, *shared):
             if not isinstance(name, str) or not name:
                 raise InvalidArgument(f"namespace must be a non-empty string, got {name!r}")
         self.namespace = namespace
         self.shared: tuple[str, ...] = tuple(dict.fromkeys(ns for ns in shared if ns != namespace))
         self.summarizer: Summarizer | None = _resolve_summarizer(summarizer)
-        if summary_budget is None:
-            summary_budget = limit_tokens // 8 if self.summarizer is not None else 0
-        self.summary_budget = _positive_int("summary_budget", summary_budget, allow_zero=True)
-        if core_budget + self.summary_budget > limit_tokens:
-            raise InvalidArgument(
-                f"core_budget ({core_budget}) plus summary_budget ({self.summary_budget}) "
-                f"cannot exceed limit_tokens ({limit_tokens})"
-            )
-        self.summary_span = _positive_int("summary_span", summary_span)
-        if page_in_budget is None:
-            page_in_budget = limit_tokens // 2
-        self.page_in_budget = _positive_int("page_in_budget", page_in_budget, allow_zero=True)
-        self.weights = weights if weights is not None else ScoringWeights()
+        self.settings = MemorySettings.resolve(
+            limit_tokens,
+            core_budget=core_budget,
+            page_size=page_size,
+            page_in_budget=page_in_budget,
+            summaries=self.summarizer is not None,
+            summary_budget=summary_budget,
+            summary_span=summary_span,
+            sections=sections,
+            weights=weights,
+            promote_if=promote_if,
+        )
         if not isinstance(system_prompt, str):
             raise InvalidArgument(f"system_prompt must be a string, got {type(system_prompt).__name__}")
         self.system_prompt = system_prompt
-        self.sections = {**DEFAULT_SECTIONS, **check_sections(sections or {})}
         self.policy = make_policy(policy)
         self.eviction_name = policy_name(self.policy)
         self.policy_name = self.eviction_name if policy_label is None else policy_label  # written into events
@@ -151,11 +126,15 @@ class MemoryManager:
         self._span: list[Page] = []
         self._batch: list[Page] | None = None  # pages write_many admitted, stored in one batch at its end
         self._unstored: dict[str, Page] = {}  # placed but not yet in the store: their content must stay
-        # Active pages recalled for a query (the prompt's archive section): id -> (page-in number, rank in it).
-        self._recalled: dict[str, tuple[int, int]] = {}
-        self._recalls = 0
-        self._context_of: dict[str, str] = {}  # a page shown as context of a match -> the match's id
-        self._matched: dict[str, int] = {}  # resident pages the last page-in matched, by rank
+        self.planner = PageInPlanner(
+            self.page_table,
+            self._groups,
+            self.store,
+            self.namespaces,
+            self.settings.weights,
+            adopt=self._adopt,
+            skip=self._skip,
+        )
         self._last_lines: tuple[str, ...] = ()
         self._label_tokens: dict[str, int] = {}
         self.recorder: SessionRecorder | None = None
@@ -194,24 +173,49 @@ class MemoryManager:
         """This manager's settings as a policy (what a session recorded from it replays under)."""
         if self.eviction_name not in POLICY_NAMES:
             raise InvalidArgument(f"eviction policy {self.eviction_name!r} has no name a policy file can give")
-        name, _, version = self.policy_name.partition("@")
-        return PolicyConfig(
-            name=name,
-            version=version or "1",
-            eviction=self.eviction_name,
-            memory_budget_tokens=self.limit_tokens,
-            core_budget_tokens=self.core_budget,
-            page_size_tokens=self.page_size,
-            page_in_budget_tokens=self.page_in_budget,
-            promote_if=self.promote_if.source if self.promote_if is not None else None,
-            sections=dict(self.sections),
-            scoring=ScoringConfig.from_weights(self.weights),
-            summary=SummaryConfig(
-                enabled=self.summarizer is not None,
-                budget_tokens=self.summary_budget if self.summarizer is not None else None,
-                span=self.summary_span,
-            ),
+        return PolicyConfig.from_settings(
+            self.settings, eviction=self.eviction_name, label=self.policy_name, summaries=self.summarizer is not None
         )
+
+    @property
+    def limit_tokens(self) -> int:
+        """The hard limit: core + summaries + active never exceed it."""
+        return self.settings.limit_tokens
+
+    @property
+    def core_budget(self) -> int:
+        """Tokens pinned pages may take."""
+        return self.settings.core_budget
+
+    @property
+    def page_size(self) -> int:
+        """The most tokens a page holds."""
+        return self.settings.page_size
+
+    @property
+    def page_in_budget(self) -> int:
+        """The most tokens one query pages in."""
+        return self.settings.page_in_budget
+
+    @property
+    def summary_budget(self) -> int:
+        """Tokens the summary tier may take (0 without a summarizer)."""
+        return self.settings.summary_budget
+
+    @property
+    def summary_span(self) -> int:
+        """Evicted pages summarized together."""
+        return self.settings.summary_span
+
+    @property
+    def weights(self) -> ScoringWeights:
+        """How page-in ranks archive candidates."""
+        return self.settings.weights
+
+    @property
+    def sections(self) -> Mapping[str, int | float]:
+        """The prompt's section budgets."""
+        return self.settings.sections
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -447,11 +451,7 @@ class MemoryManager:
         member_tokens = sum(page.tokens or 0 for page in members)
         core = table.tokens(Tier.CORE)
         if target is Tier.CORE:
-            joining = new_tokens + (member_tokens if group_tier is not Tier.CORE else 0)
-            if core + joining > self.core_budget:
-                raise CoreBudgetExceeded(
-                    f"pinning {joining} tokens would exceed the core budget: {core} of {self.core_budget} in use"
-                )
+            self._check_core(pages[0].unit, new_tokens + (member_tokens if group_tier is not Tier.CORE else 0))
         else:
             room = self.limit_tokens - self._reserved() + (member_tokens if group_tier is Tier.CORE else 0)
             largest = new_tokens + member_tokens if key is not None else max(page.tokens or 0 for page in pages)
@@ -517,8 +517,7 @@ class MemoryManager:
         """Take back pages whose write-through failed; the log shows them dropped."""
         for page in pages:
             self._unstored.pop(page.id, None)
-            self._recalled.pop(page.id, None)
-            self._context_of.pop(page.id, None)
+            self.planner.forget(page.id)
             if page.id not in self.page_table:
                 continue
             unit = page.unit
@@ -650,16 +649,10 @@ class MemoryManager:
             self._record(page, Action.SUMMARIZE, reason, None, Tier.SUMMARY, now)
 
     def _resident_unit(self, key: Hashable | None) -> list[Page]:
-        if not isinstance(key, str):
-            return []
-        if key.startswith("@"):
-            members = self._groups.get(key, [])
-            return members if members and members[0].tier is Tier.ACTIVE else []
-        page = self.page_table.find(key)
-        return [page] if page is not None and page.tier is Tier.ACTIVE else []
+        return resident_unit(key, self.page_table, self._groups)
 
     def _unit(self, page: Page) -> list[Page]:
-        return self._groups[page.unit] if page.group_id is not None else [page]
+        return unit_of(page, self._groups)
 
     def _unit_importance(self, key: Hashable) -> float:
         if isinstance(key, str) and key.startswith("@"):
@@ -671,11 +664,7 @@ class MemoryManager:
 
     def _move(self, page: Page, tier: Tier, action: Action, reason: str, now: float) -> None:
         old = self.page_table.move(page, tier)
-        if tier is Tier.ACTIVE and action is Action.PAGE_IN:
-            self._recalled.setdefault(page.id, (self._recalls, 1 << 30))  # page_in() ranks its own below
-        elif tier is not Tier.ACTIVE:
-            self._recalled.pop(page.id, None)
-            self._context_of.pop(page.id, None)
+        self.planner.moved(page, tier, action)
         if self._spill and old is not tier:
             if tier is Tier.SWAP and page.id in self._unstored:
                 pass  # not stored yet: released once it is
@@ -711,14 +700,19 @@ class MemoryManager:
     ) -> None:
         self.events.record(now, page.id, action, reason, tier_from, tier_to, page.tokens or 0, self.policy_name)
 
+    def _check_core(self, what: str, tokens: int) -> None:
+        """Raise :class:`CoreBudgetExceeded` unless ``tokens`` more fit in core."""
+        core = self.page_table.tokens(Tier.CORE)
+        if core + tokens > self.core_budget:
+            raise CoreBudgetExceeded(
+                f"{what} needs {tokens} core tokens but {core} of the core budget of {self.core_budget} are in use"
+            )
+
     def _bring_in(self, unit: list[Page], target: Tier, action: Action, reason: str, now: float) -> None:
         """Move a non-resident unit into ``target``, evicting by policy first."""
         tokens = sum(page.tokens or 0 for page in unit)
-        core = self.page_table.tokens(Tier.CORE)
-        if target is Tier.CORE and core + tokens > self.core_budget:
-            raise CoreBudgetExceeded(
-                f"{unit[0].id} needs {tokens} core tokens but {core} of {self.core_budget} are in use"
-            )
+        if target is Tier.CORE:
+            self._check_core(unit[0].unit, tokens)
         if tokens > self.limit_tokens - self._reserved():
             raise PageTooLarge(
                 f"{unit[0].unit} needs {tokens} tokens but at most {self.limit_tokens - self._reserved()} can be active"
@@ -762,12 +756,7 @@ class MemoryManager:
             return
         now = self.clock.now()
         if page.tier is Tier.ACTIVE:
-            tokens = sum(member.tokens or 0 for member in unit)
-            core = self.page_table.tokens(Tier.CORE)
-            if core + tokens > self.core_budget:
-                raise CoreBudgetExceeded(
-                    f"{page.unit} needs {tokens} core tokens but {core} of {self.core_budget} are in use"
-                )
+            self._check_core(page.unit, sum(member.tokens or 0 for member in unit))
             self.policy.on_remove(page.unit)
             for member in unit:
                 self._move(member, Tier.CORE, action, reason, now)
@@ -859,8 +848,7 @@ class MemoryManager:
         self.store.delete([member.id for member in unit])
         for member in unit:
             self.page_table.remove(member.id)
-            self._recalled.pop(member.id, None)
-            self._context_of.pop(member.id, None)
+            self.planner.forget(member.id)
             self._record(member, Action.DROP, reason, member.tier, None, now)
         self._groups.pop(page.unit, None)
         self._sync_log()
@@ -882,105 +870,47 @@ class MemoryManager:
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
         if budget is not None:
-            _positive_int("budget", budget, allow_zero=True)
+            positive_int("budget", budget, allow_zero=True)
         table = self.page_table
         room = min(self.page_in_budget if budget is None else budget, self.limit_tokens - self._reserved())
         searchable = table.count(Tier.SWAP) + table.count(Tier.ACTIVE) or int(self._shared_archive)
         if self.router.route(query, searchable_pages=searchable, room=room) != "retrieve":
             return []
         try:
-            return self._page_in(query, room)
+            now = self.clock.now()
+            return self._apply(self.planner.plan(query, room, now), now)
         finally:
             self._sync_log(lazy=True)
 
-    def _page_in(self, query: str, room: int) -> list[PageId]:
-        table = self.page_table
-        now = self.clock.now()
-        ranked: list[tuple[Candidate, Page]] = []
-        weights = self.weights
-        for candidate in fuse(
-            self.store, query, self.namespaces, weights.candidates, weights.min_similarity, weights.vector
-        ):
-            page = table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
-            if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY:
-                continue
-            quarantined = [member for member in self._unit(page) if member.quarantined]
-            if quarantined:
-                reason = f"quarantined: {quarantined[0].id} is not paged in until approve()"
-                self._record(page, Action.SKIP, reason, page.tier, page.tier, now)
-                continue
-            ranked.append((score(candidate, page, self.weights, now), page))
-        ranked.sort(key=lambda item: (-item[0].score, item[1].id))
-        chosen: dict[str, tuple[list[Page], str]] = {}
-        hits: dict[str, list[Page]] = {}  # matches already resident: used by the query, recalled in the prompt
-        ranks: dict[str, int] = {}  # every unit this query recalls, best first, each best match's context after it
-        used = losers = matches = 0
-        for candidate, page in ranked:
-            if page.unit in ranks:
-                continue
-            unit = self._unit(page)
-            if page.tier is Tier.ACTIVE:
-                hits[page.unit] = unit
-            else:
-                tokens = sum(member.tokens or 0 for member in unit)
-                if used + tokens > room:
-                    losers += 1
-                    if losers <= _SKIPS_LOGGED:  # the near misses; logging every loser costs more than the query
-                        reason = f"lost to higher-scored pages: needs {tokens} tokens, {room - used} of {room} left"
-                        self._record(page, Action.SKIP, f"{reason}; {candidate.reason()}", page.tier, page.tier, now)
-                    continue
-                chosen[page.unit] = (unit, candidate.reason())
-                used += tokens
-            ranks[page.unit] = len(ranks)
-            for member in unit:  # a match in its own right now, not the context of an older one
-                self._context_of.pop(member.id, None)
-            matches += 1
-            if matches <= _CONTEXT_MATCHES and candidate.distinct:  # the best are read with the turns around them
-                used = self._add_context(page, chosen, ranks, used, room)
-        context = [key for key in ranks if key not in chosen and key not in hits]  # resident context, re-shown
-        for unit in hits.values():  # a match's answer is used with it, so the pair ages together
-            for neighbour, _ in self._neighbours(unit[-1], 0, 1):
-                if neighbour.tier is Tier.ACTIVE and neighbour.unit not in ranks and neighbour.unit not in context:
-                    context.append(neighbour.unit)
-        used_here = [*((key, self._resident_unit(key)) for key in context), *reversed(hits.items())]
-        for key, unit in used_here:  # used by this query, so making room for its recalls keeps them
+    def _apply(self, plan: PageInPlan, now: float) -> list[PageId]:
+        """Carry out a page-in plan: the resident units it used are accessed, its choices come in (after
+        room is made, keeping what the query shows), and what it recalled is remembered."""
+        for key, unit in plan.accessed:  # used by this query, so making room for its recalls keeps them
             self.policy.on_access(key)  # matches last, worst first: the best match ends most recently used
             for member in unit:
                 member.use_count += 1
                 member.last_used = now
-        self._recalls += 1
-        if not chosen:
-            self._recall(hits, ranks)
-            return []
-        self._fetch_contents([member for unit, _ in chosen.values() for member in unit])
-        self._make_room(used, now, keep=ranks.keys() - chosen.keys())  # what this query shows stays
         promoted: list[PageId] = []
-        for key, (unit, reason) in chosen.items():
-            for member in unit:
-                self._move(member, Tier.ACTIVE, Action.PAGE_IN, reason, now)
-                member.use_count += 1
-                member.last_used = now
-                promoted.append(member.id)
-            self.policy.on_insert(key)
-        self._recall(hits, ranks)
-        for unit, _ in chosen.values():
+        if plan.chosen:
+            self._fetch_contents([member for unit, _ in plan.chosen.values() for member in unit])
+            self._make_room(plan.used, now, keep=plan.ranks.keys() - plan.chosen.keys())  # what this query shows stays
+            for key, (unit, reason) in plan.chosen.items():
+                for member in unit:
+                    self._move(member, Tier.ACTIVE, Action.PAGE_IN, reason, now)
+                    member.use_count += 1
+                    member.last_used = now
+                    promoted.append(member.id)
+                self.policy.on_insert(key)
+        self.planner.settle(plan)
+        for unit in plan.hits.values():
+            self._maybe_promote(unit[0])
+        for unit, _ in plan.chosen.values():
             self._maybe_promote(unit[0])
         return promoted
 
-    def _recall(self, hits: dict[str, list[Page]], ranks: dict[str, int]) -> None:
-        """Rank this query's recalls from swap (the archive section); remember its resident matches, which
-        stay in the recent turns but are kept first when that section is short of room."""
-        self._matched = {}
-        for key, rank in ranks.items():
-            for member in self._groups.get(key, []) if key.startswith("@") else [self.page_table.find(key)]:
-                if member is None or member.tier is not Tier.ACTIVE:
-                    continue
-                if key in hits and member.id not in self._recalled:
-                    self._matched[member.id] = rank
-                else:
-                    self._recalled[member.id] = (self._recalls, rank)
-        for unit in hits.values():
-            self._maybe_promote(unit[0])
+    def _skip(self, page: Page, reason: str, now: float) -> None:
+        """Log a page-in candidate left out."""
+        self._record(page, Action.SKIP, reason, page.tier, page.tier, now)
 
     def _adopt(self, page_id: str, now: float) -> Page | None:
         """Take into the table a page another manager or process wrote to a namespace we read."""
@@ -994,75 +924,6 @@ class MemoryManager:
             page, Action.ALLOCATE, f"found in namespace {page.namespace!r}, written elsewhere", None, Tier.SWAP, now
         )
         return page
-
-    def _add_context(
-        self, page: Page, chosen: dict[str, tuple[list[Page], str]], ranks: dict[str, int], used: int, room: int
-    ) -> int:
-        """Rank the turns around a match right after it, bringing those in swap while room is left.
-
-        A resident turn keeps its place in the prompt, unless the archive section already shows it.
-        Returns the room used.
-        """
-        for neighbour, relation in self._neighbours(page, *_CONTEXT_TURNS):
-            key = neighbour.unit
-            swapped = neighbour.tier is Tier.SWAP
-            if key in ranks or (not swapped and neighbour.id not in self._recalled):
-                continue
-            unit = self._unit(neighbour)
-            tokens = sum(member.tokens or 0 for member in unit) if swapped else 0
-            if used + tokens > room or any(member.quarantined for member in unit):
-                continue
-            if swapped:
-                chosen[key] = (unit, f"context of {page.id} ({relation})")
-                used += tokens
-            ranks[key] = len(ranks)
-            for member in unit:
-                self._context_of[member.id] = page.id
-        return used
-
-    def _shown_as_context(self, archive: Sequence[tuple[Any, list[Page]]]) -> dict[str, str]:
-        """Archive pages recalled as the context of a match in the same page-in: page id -> the match's."""
-        shown: dict[str, str] = {}
-        for _, unit in archive:
-            for page in unit:
-                anchor = self._context_of.get(page.id)
-                if anchor is not None and self._recalled.get(anchor, (-1,))[0] == self._recalled.get(page.id, (-2,))[0]:
-                    shown[page.id] = anchor
-        return shown
-
-    def _gaps(self, recent: Sequence[Page]) -> set[str]:
-        """First pages of recent turns right after a turn of the conversation that is in swap, which the
-        recent turns must not step over (an answer evicted while its question stayed, say)."""
-        shown = {page.id for page in recent}
-        gaps: set[str] = set()
-        for page in recent:
-            if page.frame_id not in (None, page.id) and page.group_id is None:
-                continue  # a later page of its turn
-            before = self.page_table.neighbour(page, -1)
-            while before is not None and before.namespace != page.namespace:
-                before = self.page_table.neighbour(before, -1)
-            if before is not None and before.id not in shown and before.tier is Tier.SWAP:
-                gaps.add(page.id)
-        return gaps
-
-    def _neighbours(self, page: Page, before: int, after: int) -> list[tuple[Page, str]]:
-        """The rest of the page's turn, then ``before`` turns before it and ``after`` after it, nearest first."""
-        own = page.frame_id or page.id
-        out: list[tuple[Page, str]] = []
-        for step, relation, turns in ((-1, "turn before", before), (1, "turn after", after)):
-            current: Page | None = page
-            frames = {own}
-            for _ in range(_NEIGHBOUR_REACH * (turns + 1)):
-                current = self.page_table.neighbour(current, step) if current is not None else None
-                if current is None or current.namespace != page.namespace:
-                    break
-                frame = current.frame_id or current.id
-                if frame not in frames:
-                    if len(frames) > turns:
-                        break
-                    frames.add(frame)
-                out.append((current, "same turn" if frame == own else relation))
-        return sorted(out, key=lambda item: abs(item[0].vaddr - page.vaddr))
 
     # -- prompt assembly -------------------------------------------------------------------------
 
@@ -1081,7 +942,7 @@ class MemoryManager:
         """
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be a string, got {type(query).__name__}")
-        budget = self.limit_tokens if budget is None else _positive_int("budget", budget)
+        budget = self.limit_tokens if budget is None else positive_int("budget", budget)
         system = self.system_prompt if system is None else system
         sections = self.sections if sections is None else {**self.sections, **check_sections(sections)}
         needed = minimum_budget(query, system, self.tokenizer, self._label_tokens)
@@ -1092,45 +953,17 @@ class MemoryManager:
         if self.recorder is not None:
             self.recorder.query(query)
         promoted = self.page_in(query) if page_in and query.strip() else []
-        table = self.page_table
-        skipped: list[LeftOut] = []
-        units: dict[str, list[Page]] = {}
-        for page in sorted(table.pages(Tier.ACTIVE), key=lambda page: page.vaddr):
-            units.setdefault(page.unit, []).append(page)
-        archive: list[tuple[tuple[int, int], list[Page]]] = []
-        recent: list[Page] = []
-        for unit in units.values():
-            quarantined = next((member for member in unit if member.quarantined), None)
-            recalls = [self._recalled[member.id] for member in unit if member.id in self._recalled]
-            section = "archive" if recalls else "recent"
-            if quarantined is not None:  # a whole group stays out: a tool call without its result breaks a prompt
-                reason = f"quarantined until approve() ({quarantined.id})"
-                skipped.extend(LeftOut(member.id, section, reason) for member in unit)
-            elif recalls:
-                best = max(recalls, key=lambda mark: (mark[0], -mark[1]))
-                archive.append(((-best[0], best[1]), unit))
-            else:
-                recent.extend(unit)
-        archive.sort(key=lambda entry: entry[0])  # the latest recall first, best ranked first within it
-        gaps = self._gaps(recent)
-        prompt = assemble_prompt(
-            query,
+        view = prompt_view(
+            self.page_table,
+            self.planner,
+            query=query,
             budget=budget,
-            tokenizer=self.tokenizer,
-            core=table.pages(Tier.CORE),
-            summaries=table.pages(Tier.SUMMARY),
-            archive=[page for _, unit in archive for page in unit],
-            recent=recent,
-            matched={page_id: rank for page_id, rank in self._matched.items() if page_id in table},
-            gaps=gaps,
-            context_of=self._shown_as_context(archive),
             system=system,
             sections=sections,
-            skipped=skipped,
             previous=self._last_lines,
             promoted=promoted,
-            label_cache=self._label_tokens,
         )
+        prompt = assemble_prompt(view, tokenizer=self.tokenizer, label_cache=self._label_tokens)
         self._last_lines = prompt.lines
         return prompt
 

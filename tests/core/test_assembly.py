@@ -23,7 +23,7 @@ from nexint_core import (
     StepClock,
     Tier,
 )
-from nexint_core.assembly import SECTION_NAMES, AssembledPrompt, assemble_prompt, check_sections
+from nexint_core.assembly import SECTION_NAMES, AssembledPrompt, PromptView, assemble_prompt, check_sections
 from nexint_core.clock import format_time
 from nexint_core.tokens import get_tokenizer
 from tests.conftest import CountingTokenizer
@@ -619,16 +619,8 @@ def test_assemble_gives_unused_room_back_without_passing_the_budget(budget: int,
     tokenizer = get_tokenizer(None)
     for page in pages:
         page.tokens = tokenizer.count(page.content)
-    prompt = assemble_prompt(
-        "what about the budget?",
-        budget=budget,
-        tokenizer=tokenizer,
-        core=[],
-        summaries=[],
-        archive=pages[::2],
-        recent=pages[1::2],
-        sections=shares,
-    )
+    view = PromptView("what about the budget?", budget, archive=pages[::2], recent=pages[1::2], sections=shares)
+    prompt = assemble_prompt(view, tokenizer=tokenizer)
     assert prompt.tokens == tokenizer.count(prompt.text)
     assert prompt.tokens <= budget
     free = budget - prompt.tokens

@@ -21,7 +21,7 @@ from nexint_core import (
     rebuild_from_events,
 )
 from nexint_core.sqlite_store import SqliteSwapStore
-from nexint_core.swapper import ScoringWeights
+from nexint_core.retrieval import ScoringWeights
 from tests.conftest import CountingTokenizer
 
 FACT = "My locker combination is 3141."

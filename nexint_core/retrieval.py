@@ -1,4 +1,4 @@
-"""The swapper's decisions: whether to retrieve (router), which archived pages match (fusion), how they score."""
+"""Retrieval for page-in: whether to search the archive, how lexical and vector hits fuse, how candidates score."""
 
 from __future__ import annotations
 
