@@ -27,14 +27,8 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
-from nexint_core import (
-    AssembledPrompt,
-    Frame,
-    MemoryManager,
-    NexintError,
-    Page,
-)
-from nexint_core.pages import frames_of
+from nexint_core import Frame, MemoryManager, NexintError, Page
+from nexint_core.conversation import Conversation, TurnContext
 
 __all__ = ["DEFAULT_TOKEN_LIMIT", "META_KEY", "Bridge", "frame_of", "message_key", "message_of"]
 
@@ -42,7 +36,6 @@ DEFAULT_TOKEN_LIMIT = 4096
 META_KEY = "langchain"
 _ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system", "function": "tool"}
 _DROPPED = ("response_metadata", "usage_metadata")  # provider bookkeeping, not model input
-_SYSTEM_SECTIONS = ("system", "core", "summaries", "archive")  # what the assembled system message holds
 _GROUP_MEMORY = 4096  # tool-call ids remembered to find a result's group (results follow their call closely)
 
 
@@ -122,6 +115,7 @@ class Bridge:
 
     def __init__(self, manager: MemoryManager, *, owned: bool) -> None:
         self.manager = manager
+        self.conversation = Conversation(manager, marker=META_KEY)
         self.owned = owned
         self.lock = threading.RLock()
         self._written: set[str] = set()
@@ -169,8 +163,8 @@ class Bridge:
         """Whether this message was written already (by this adapter, or one that used the store before)."""
         return message_key(message) in self._written
 
-    def write(self, messages: Iterable[BaseMessage], *, once: bool = True) -> None:
-        """Write messages in order, in one batch; with ``once``, skip those already written."""
+    def _frames(self, messages: Iterable[BaseMessage], *, once: bool) -> tuple[list[Frame], list[str]]:
+        """The frames to write for ``messages`` and their keys; with ``once``, those already written are skipped."""
         frames: list[Frame] = []
         keys: list[str] = []
         for message in messages:
@@ -180,12 +174,17 @@ class Bridge:
                     continue
                 keys.append(key)
             frames.append(frame_of(message, group=self._group_of(message), key=key))
+        return frames, keys
+
+    def write(self, messages: Iterable[BaseMessage], *, once: bool = True) -> None:
+        """Write messages in order, in one batch; with ``once``, skip those already written."""
+        frames, keys = self._frames(messages, once=once)
         if not frames:
             return
         table = self.manager.page_table
         before = len(table)
         try:
-            written = self.manager.write_many(frames)
+            written = self.conversation.write(frames)
         except NexintError:  # write_many keeps (and stores) the frames before a rejected one
             for page in list(table)[before:]:
                 meta = page.metadata.get(META_KEY)
@@ -197,33 +196,40 @@ class Bridge:
             if frame.role == "user" and ids:
                 self._last_user = table.get(ids[0])
 
+    def begin(self, message: BaseMessage, *, system: str | None = None) -> TurnContext:
+        """A new user message: the context assembled for it (paging in), then the message written."""
+        key = message_key(message)
+        context, ids = self.conversation.begin(frame_of(message, key=key), system=system)
+        self._written.add(key)
+        if ids:
+            self._last_user = self.manager.page_table.get(ids[0])
+        return context
+
     def last_user_text(self) -> str:
         """The newest user turn's text (its first page), the default query of a history."""
         if self._last_user is None or self._last_user.id not in self.manager:
             return ""
         return self.manager.get(self._last_user.id).content
 
-    def prompt_messages(self, prompt: AssembledPrompt) -> tuple[SystemMessage | None, list[tuple[str, BaseMessage]]]:
-        """The prompt as a system message (anchor, core, summaries, archive) and its recent turns as messages,
-        each with its key; the query section is left to the caller."""
-        system = None
-        if any(section.items for section in prompt.sections if section.name in _SYSTEM_SECTIONS):
-            system = SystemMessage(prompt.messages[0]["content"])
+    def context(self, query: str, *, system: str | None = None, page_in: bool = False) -> TurnContext:
+        """The context for ``query`` as memory stands (no page-in unless asked)."""
+        return self.conversation.context(query, system=system, page_in=page_in)
+
+    @staticmethod
+    def messages_of(context: TurnContext) -> tuple[SystemMessage | None, list[tuple[str, BaseMessage]]]:
+        """A context as a system message and its recent turns as messages, each with its key; the query
+        is left to the caller."""
+        system = SystemMessage(context.system) if context.system is not None else None
         recent: list[tuple[str, BaseMessage]] = []
-        for item in prompt.section("recent").items:
-            pages = [self.manager.get(page_id) for page_id in item.page_ids]
-            for frame_pages in frames_of(pages):
-                meta = frame_pages[0].metadata.get(META_KEY)
-                key = meta.get("key") if isinstance(meta, dict) else None
-                recent.append((key if isinstance(key, str) else frame_pages[0].id, message_of(frame_pages)))
+        for frame_pages in context.recent:
+            meta = frame_pages[0].metadata.get(META_KEY)
+            key = meta.get("key") if isinstance(meta, dict) else None
+            recent.append((key if isinstance(key, str) else frame_pages[0].id, message_of(frame_pages)))
         return system, recent
 
     def clear(self) -> None:
-        """Forget every page of the manager's own namespace (shared namespaces are left alone)."""
-        manager = self.manager
-        for page in [page for page in manager.page_table if page.namespace == manager.namespace]:
-            if page.id in manager:  # a group goes at once, with its first member
-                manager.forget(page.id, "cleared by the LangChain adapter")
+        """Forget the conversation (see :meth:`~nexint_core.conversation.Conversation.clear`)."""
+        self.conversation.clear()
         self._written.clear()
         self._groups.clear()
         self._last_user = None

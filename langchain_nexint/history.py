@@ -82,7 +82,7 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
             query = self.query if self.query is not None else bridge.last_user_text()
             stamp = (query, len(bridge.manager))
             if self._read is None or self._read[0] != stamp:
-                system, recent = bridge.prompt_messages(bridge.manager.assemble(query))
+                system, recent = bridge.messages_of(bridge.context(query, page_in=True))
                 messages: list[BaseMessage] = [system] if system is not None else []
                 messages.extend(message for _, message in recent)
                 self._read = (stamp, messages)
@@ -106,7 +106,7 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
         await run_in_executor(None, self.add_messages, messages)
 
     def clear(self) -> None:
-        """Forget this history's namespace."""
+        """Forget the conversation this history holds (pages written to its manager directly stay)."""
         with self._bridge.lock:
             self._bridge.clear()
             self._read = None

@@ -104,7 +104,7 @@ class NexintMemory(BaseMemory):
         query = str(inputs[self.input_key or get_prompt_input_key(inputs, self.memory_variables)])
         bridge = self._bridge
         with bridge.lock:
-            system, recent = bridge.prompt_messages(bridge.manager.assemble(query))
+            system, recent = bridge.messages_of(bridge.context(query, page_in=True))
         messages: list[BaseMessage] = [system] if system is not None else []
         messages.extend(message for _, message in recent)
         if self.return_messages:
@@ -126,7 +126,7 @@ class NexintMemory(BaseMemory):
             self._bridge.write([HumanMessage(human), AIMessage(str(outputs[output_key]))], once=False)
 
     def clear(self) -> None:
-        """Forget this memory's namespace."""
+        """Forget the conversation this memory holds (pages written to its manager directly stay)."""
         with self._bridge.lock:
             self._bridge.clear()
 

@@ -146,20 +146,20 @@ class NexintMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         with bridge.lock:
             if index is None:
                 bridge.write(messages)
-                prompt = manager.assemble("", page_in=False, system=anchor)
+                context = bridge.context("", system=anchor)
             else:
                 human = messages[index]
                 query = human.text
                 if bridge.written(human):
                     bridge.write(messages)
-                    prompt = manager.assemble(query, page_in=False, system=anchor)
+                    context = bridge.context(query, system=anchor)
                 else:
                     bridge.write(messages[:index])
-                    prompt = manager.assemble(query, system=anchor)
-                    bridge.write(messages[index:])
+                    context = bridge.begin(human, system=anchor)
+                    bridge.write(messages[index + 1 :])
                     if index + 1 < len(messages):  # something came after it: show it as recent turns
-                        prompt = manager.assemble(query, page_in=False, system=anchor)
-            system, recent = bridge.prompt_messages(prompt)
+                        context = bridge.context(query, system=anchor)
+            system, recent = bridge.messages_of(context)
         rebuilt = [message for _, message in recent]
         if index is not None:
             human_key = message_key(messages[index])

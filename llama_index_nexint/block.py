@@ -12,12 +12,12 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from llama_index_nexint._options import open_for_adapter
-from llama_index_nexint.messages import FrameWriter, message_text
+from llama_index_nexint.messages import META_KEY, FrameWriter, message_text
 from nexint_core import EvictionPolicy, MemoryManager, PageTooLarge, SwapStore
+from nexint_core.conversation import Conversation
 
 __all__ = ["NexintMemoryBlock"]
 
-_RECALL_SECTIONS = ("core", "summaries", "archive")
 _EARLIER_HEADER = "## Earlier turns"
 
 
@@ -56,6 +56,7 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
     _writer: FrameWriter = PrivateAttr(default_factory=FrameWriter)
     _owned: bool = PrivateAttr(default=False)
+    _conversation: Conversation = PrivateAttr()
 
     def __init__(
         self,
@@ -89,6 +90,7 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
         }
         super().__init__(**fields)
         self._owned = owned
+        self._conversation = Conversation(manager, marker=META_KEY)
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         """Page in for the latest user message (the latest message, if no user spoke) and return what is recalled."""
@@ -101,13 +103,11 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
         manager renders them), then the newest turns still in its working set, within ``token_limit``."""
         with self._lock:
             try:
-                prompt = self.manager.assemble(query, self.token_limit, system="")
+                context = self._conversation.context(query, budget=self.token_limit, system="", page_in=True)
             except PageTooLarge:  # the query alone is over the block's budget: nothing else fits
                 return ""
-        parts = []
-        if any(section.items for section in prompt.sections if section.name in _RECALL_SECTIONS):
-            parts.append(prompt.messages[0]["content"])
-        recent = prompt.section("recent").items
+        parts = [context.system] if context.system is not None else []
+        recent = context.prompt.section("recent").items
         if recent:  # turns Memory flushed lately: earlier than its own queue, so no message is repeated
             parts.append("\n".join([_EARLIER_HEADER, *(item.text for item in recent)]))
         return "\n\n".join(parts)
@@ -119,7 +119,7 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
 
     def _write(self, messages: list[ChatMessage]) -> None:
         with self._lock:
-            self.manager.write_many([self._writer.frame(message) for message in messages])
+            self._conversation.write([self._writer.frame(message) for message in messages])
 
     def close(self) -> None:
         """Close the manager if this block built it."""

@@ -15,13 +15,12 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from llama_index_nexint._options import open_for_adapter
 from llama_index_nexint.messages import META_KEY, FrameWriter, message_text, to_message
-from nexint_core import AssembledPrompt, EvictionPolicy, Frame, MemoryManager, PageTooLarge, SwapStore, Tier
-from nexint_core.pages import frames_of
+from nexint_core import EvictionPolicy, Frame, MemoryManager, PageTooLarge, SwapStore
+from nexint_core.conversation import Conversation, TurnContext
 
 __all__ = ["NexintMemory"]
 
 _TOKEN_LIMIT_RATIO = 0.75  # of the LLM's context window, as ChatMemoryBuffer.from_defaults(llm=...) takes
-_SYSTEM_SECTIONS = ("system", "core", "summaries", "archive")
 
 
 @dataclass(slots=True)
@@ -68,6 +67,7 @@ class NexintMemory(BaseMemory):
     _writer: FrameWriter = PrivateAttr(default_factory=FrameWriter)
     _pending: _Pending | None = PrivateAttr(default=None)
     _owned: bool = PrivateAttr(default=False)
+    _conversation: Conversation = PrivateAttr()
 
     def __init__(
         self,
@@ -93,6 +93,7 @@ class NexintMemory(BaseMemory):
         }
         super().__init__(**fields)
         self._owned = owned
+        self._conversation = Conversation(manager, marker=META_KEY)
 
     @classmethod
     def class_name(cls) -> str:
@@ -151,25 +152,29 @@ class NexintMemory(BaseMemory):
             if pending is None or pending.frame.text != query:
                 self._write_pending()
                 pending = None
+            context: TurnContext | None = None
             try:
-                # One page-in per user message, before it is written; a later get() for the same message
-                # (an agent's, after its tool calls) keeps what that page-in recalled.
-                prompt = self.manager.assemble(query, budget, page_in=pending is None or not pending.written)
+                if pending is not None and not pending.written:  # a new user message: its turn begins
+                    context, ids = self._conversation.begin(pending.frame, budget=budget)
+                    pending.written, pending.page_ids = True, frozenset(ids)
+                else:  # a later get() for the same message (an agent's, after its tool calls) keeps its recalls
+                    context = self._conversation.context(query, budget=budget, page_in=pending is None)
             except PageTooLarge:  # the query alone is over budget: hand it on, as ChatMemoryBuffer does
-                prompt = None
+                context = None
             self._write_pending()
-            if prompt is None:
+            if context is None:
                 return [pending.message.model_copy(deep=True)] if pending is not None else []
-            return self._messages(prompt, pending)
+            return self._messages(context, pending)
 
-    def _messages(self, prompt: AssembledPrompt, last: _Pending | None) -> list[ChatMessage]:
+    def _messages(self, context: TurnContext, last: _Pending | None) -> list[ChatMessage]:
         messages: list[ChatMessage] = []
-        if any(section.items for section in prompt.sections if section.name in _SYSTEM_SECTIONS):
-            messages.append(ChatMessage(role=MessageRole.SYSTEM, content=prompt.messages[0]["content"]))
+        if context.system is not None:
+            messages.append(ChatMessage(role=MessageRole.SYSTEM, content=context.system))
         skip = last.page_ids if last is not None else frozenset()
-        for item in prompt.section("recent").items:
-            pages = [self.manager.get(page_id) for page_id in item.page_ids if page_id not in skip]
-            messages.extend(to_message(frame) for frame in frames_of(pages))
+        for frame in context.recent:
+            pages = [page for page in frame if page.id not in skip]
+            if pages:
+                messages.append(to_message(pages))
         if last is not None:  # its tokens are the query's, which the assembled prompt counted
             messages.append(last.message.model_copy(deep=True))
         return messages
@@ -178,8 +183,8 @@ class NexintMemory(BaseMemory):
         """Every message stored in this memory's namespace, in the order written (summaries left out)."""
         with self._lock:
             self._write_pending()
-            pages = [page for page in self.manager.store.scan([self.manager.namespace]) if page.role != "summary"]
-        return [to_message(frame) for frame in frames_of(pages)]
+            frames = self._conversation.history()
+        return [to_message(frame) for frame in frames]
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -197,17 +202,14 @@ class NexintMemory(BaseMemory):
             frames = [self._writer.frame(message) for message in messages]
             last = messages[-1]
             held = frames.pop() if last.role is MessageRole.USER and frames[-1].group_id is None else None
-            if len(frames) == 1:
-                self.manager.write_frame(frames[0])
-            elif frames:
-                self.manager.write_many(frames)
+            self._conversation.write(frames)
             self._pending = _Pending(last.model_copy(deep=True), held) if held is not None else None
 
     def _write_pending(self) -> None:
         pending = self._pending
         if pending is not None and not pending.written:
             pending.written = True  # first: a write that fails (the manager says why) is not tried again
-            pending.page_ids = frozenset(self.manager.write_frame(pending.frame))
+            pending.page_ids = frozenset(self._conversation.write([pending.frame])[0])
 
     def set(self, messages: list[ChatMessage]) -> None:
         """Replace the stored history with ``messages``."""
@@ -216,21 +218,11 @@ class NexintMemory(BaseMemory):
             self.put_messages(messages)
 
     def reset(self) -> None:
-        """Forget every message this adapter wrote to the namespace, and the summaries made of them.
-
-        Pages written to the manager by other means (pinned rules, say) stay.
-        """
+        """Forget the conversation (see :meth:`~nexint_core.conversation.Conversation.clear`): every message
+        this adapter wrote to the namespace, and the summaries made of them. Pages written to the manager
+        by other means (pinned rules, say) stay."""
         with self._lock:
-            manager = self.manager
-            doomed = [
-                page.id
-                for tier in Tier
-                for page in manager.pages(tier)
-                if page.namespace == manager.namespace and (META_KEY in page.metadata or page.role == "summary")
-            ]
-            for page_id in doomed:
-                if page_id in manager:  # a group goes at its first member
-                    manager.forget(page_id, "reset by the LlamaIndex memory")
+            self._conversation.clear()
             self._writer = FrameWriter()
             self._pending = None  # not written yet: dropped with the rest
 

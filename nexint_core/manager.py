@@ -283,6 +283,15 @@ class MemoryManager:
         """All pages of a tier in write order."""
         return self.page_table.pages(Tier(tier))
 
+    def stored_pages(self) -> list[Page]:
+        """Every page of the manager's own namespace in write order, each with its content (a swapped page's
+        is read from the store, in one query, into a copy)."""
+        own = sorted((page for page in self.page_table if page.namespace == self.namespace), key=lambda p: p.vaddr)
+        spilled = [page.id for page in own if page.spilled]
+        contents = getattr(self.store, "contents", None)
+        found: Mapping[str, str] = contents(spilled) if spilled and contents is not None else {}
+        return [replace(page, content=found[page.id], spilled=False) if page.id in found else page for page in own]
+
     def usage(self) -> dict[str, int]:
         """Tokens per tier, the limits, and what is free."""
         table = self.page_table

@@ -71,12 +71,15 @@ def test_memory_needs_an_output_key_when_the_chain_has_several() -> None:
         memory.save_context({"input": "hi"}, {"text": "a", "extra": "b"})
 
 
-def test_memory_clear_forgets_everything() -> None:
+def test_memory_clear_forgets_the_conversation_and_keeps_pinned_rules() -> None:
     memory = NexintMemory(token_limit=BUDGET)
+    rule = memory.manager.write("system", "Always answer in French.", kind="RUL", pin=True)[0]
     memory.save_context({"input": "My cat is called Miso."}, {"output": "Noted."})
     memory.clear()
-    assert len(memory.manager) == 0
-    assert memory.load_memory_variables({"input": "What is my cat called?"}) == {"history": ""}
+    assert [page.id for page in memory.manager.page_table] == [rule]
+    history = memory.load_memory_variables({"input": "What is my cat called?"})["history"]
+    assert "Miso" not in history
+    assert "Always answer in French." in history
 
 
 @chain_deprecation
