@@ -18,9 +18,9 @@ import numpy.typing as npt
 from nexint_core.errors import InvalidArgument
 
 __all__ = [
+    "EMBEDDER_NAMES",
     "STOPWORDS",
     "Embedder",
-    "EMBEDDER_NAMES",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "WordLlamaEmbedder",
@@ -184,7 +184,9 @@ def _load_wordllama(config: str, dim: int) -> Any:
         try:
             model = wordllama.WordLlama.load(config=config, dim=dim, cache_dir=folder, disable_download=True)
         except (FileNotFoundError, ValueError) as exc:
-            raise InvalidArgument(f"WordLlama {config} ({dim} dimensions) is not in the installed wheel: {exc}") from None
+            raise InvalidArgument(
+                f"WordLlama {config} ({dim} dimensions) is not in the installed wheel ({exc})"
+            ) from None
         _WORDLLAMA[(config, dim)] = model
         return model
 
