@@ -20,7 +20,7 @@ from nexint_core import (
     Tier,
     rebuild_from_events,
 )
-from nexint_core.sqlite_store import SqliteSwapStore
+from nexint_core.stores import SqliteSwapStore
 from nexint_core.swapper import ScoringWeights
 from tests.conftest import CountingTokenizer
 

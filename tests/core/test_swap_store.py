@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from nexint_core import InMemorySwapStore, InvalidArgument, Page, PageId, SwapStore, Tier
-from nexint_core.postgres_store import PostgresSwapStore
-from nexint_core.sqlite_store import SqliteSwapStore
-from nexint_core.swap import SearchHit
+from nexint_core.stores import PostgresSwapStore, SearchHit, SqliteSwapStore
 
 COLOURS = ("red", "green", "blue", "amber", "violet", "silver", "ochre")
 ANIMALS = ("otter", "falcon", "badger", "heron", "lynx", "marten", "viper", "bison", "crane", "gecko", "moose")
