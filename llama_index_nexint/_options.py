@@ -8,7 +8,7 @@ from typing import Any
 
 from nexint_core.manager import MemoryManager, open_manager
 from nexint_core.policies import EvictionPolicy
-from nexint_core.swap import SwapStore
+from nexint_core.stores import SwapStore
 
 __all__ = ["DEFAULT_TOKEN_LIMIT", "open_for_adapter"]
 

@@ -40,7 +40,7 @@ from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
 from nexint_core.errors import InvalidArgument, NexintError
 from nexint_core.manager import MemoryManager
 from nexint_core.policies import POLICY_NAMES
-from nexint_core.swap import query_terms
+from nexint_core.stores import query_terms
 from nexint_core.tokens import Tokenizer, get_tokenizer
 
 __all__ = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from nexint_core._version import __version__
 from nexint_core.assembly import AssembledPrompt, LeftOut, PromptItem, Section
 from nexint_core.clock import Clock, StepClock, SystemClock
@@ -20,6 +22,7 @@ from nexint_core.errors import (
     QuarantineViolation,
     StoreCorrupted,
     StoreError,
+    StoreUnavailable,
     TokenizerUnavailable,
     UnknownPolicy,
 )
@@ -41,10 +44,12 @@ from nexint_core.policies import (
 from nexint_core.replay import ReplayRun, replay
 from nexint_core.retrieval import Candidate, ScoringWeights
 from nexint_core.session import Session, SessionRecorder, load_session
-from nexint_core.sqlite_store import SqliteSwapStore, StoreWarning
+from nexint_core.stores import InMemorySwapStore, SearchHit, SqliteSwapStore, StoreWarning, SwapStore
 from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
-from nexint_core.swap import InMemorySwapStore, SearchHit, SwapStore
 from nexint_core.tokens import TiktokenTokenizer, Tokenizer, get_tokenizer
+
+if TYPE_CHECKING:
+    from nexint_core.stores.postgres import PostgresSwapStore
 
 __all__ = [
     "POLICY_NAMES",
@@ -84,6 +89,7 @@ __all__ = [
     "PageTooLarge",
     "PagingEvent",
     "PolicyConfig",
+    "PostgresSwapStore",
     "PromptItem",
     "QuarantineViolation",
     "ReplayRun",
@@ -97,6 +103,7 @@ __all__ = [
     "StepClock",
     "StoreCorrupted",
     "StoreError",
+    "StoreUnavailable",
     "StoreWarning",
     "Summarizer",
     "SwapStore",
@@ -115,3 +122,11 @@ __all__ = [
     "rebuild_from_events",
     "replay",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresSwapStore":  # imported on use: the core needs no PostgreSQL driver
+        from nexint_core.stores.postgres import PostgresSwapStore
+
+        return PostgresSwapStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,12 +23,12 @@ from nexint_core.embedders import content_words, stem
 from nexint_core.errors import InvalidArgument, NexintError, StoreError
 from nexint_core.events import Action, select_events
 from nexint_core.importers import import_file
-from nexint_core.manager import MemoryManager, open_store
+from nexint_core.manager import MemoryManager
 from nexint_core.pages import Tier
-from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
 from nexint_core.replay import compare_runs, render_run, replay
 from nexint_core.session import list_sessions, load_session, resolve_session
-from nexint_core.sqlite_store import DB_NAME, SqliteSwapStore
+from nexint_core.stores import StoreBase, is_postgres_uri, open_store
+from nexint_core.stores.sqlite import DB_NAME
 
 __all__ = ["main", "offline_response"]
 
@@ -96,7 +96,7 @@ def _llm_responder(spec: str) -> Callable[[Sequence[dict[str, str]]], str]:
     return responder
 
 
-def _open_store(path: str) -> SqliteSwapStore | PostgresSwapStore:
+def _open_store(path: str) -> StoreBase:
     """An existing store: a directory or a ``postgresql://`` URI (never created here)."""
     if not is_postgres_uri(path) and not (Path(path) / DB_NAME).is_file():
         raise StoreError(f"no store at {path} (expected {Path(path) / DB_NAME})")

@@ -14,6 +14,7 @@
     ├── TokenizerUnavailable     (RuntimeError)     TOKENIZER_UNAVAILABLE
     └── StoreError               (OSError)          STORE_ERROR
         ├── StoreCorrupted                          STORE_CORRUPTED
+        ├── StoreUnavailable                        STORE_UNAVAILABLE
         └── EmbedderMismatch                        EMBEDDER_MISMATCH
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "QuarantineViolation",
     "StoreCorrupted",
     "StoreError",
+    "StoreUnavailable",
     "TokenizerUnavailable",
     "UnknownPolicy",
 ]
@@ -117,6 +119,12 @@ class StoreCorrupted(StoreError):
     """A store file is damaged; nothing was overwritten."""
 
     code = "STORE_CORRUPTED"
+
+
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (down, restarting, or refusing connections)."""
+
+    code = "STORE_UNAVAILABLE"
 
 
 class EmbedderMismatch(StoreError):

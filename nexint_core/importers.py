@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nexint_core.config import PolicyConfig
 from nexint_core.errors import InvalidArgument
-from nexint_core.manager import MemoryManager, open_store
+from nexint_core.manager import MemoryManager
 from nexint_core.pages import Frame
-from nexint_core.postgres_store import is_postgres_uri
 from nexint_core.session import SessionRecorder
+from nexint_core.stores import is_postgres_uri, open_store
 
 __all__ = ["ImportResult", "import_file", "read_chat", "read_locomo"]
 

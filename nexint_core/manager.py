@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from nexint_core.assembly import AssembledPrompt, assemble_prompt, check_sections, minimum_budget
@@ -29,18 +28,16 @@ from nexint_core.page_table import PageTable
 from nexint_core.pages import Frame, Page, Tier, validate_importance
 from nexint_core.planner import PageInPlan, PageInPlanner, resident_unit, unit_of
 from nexint_core.policies import POLICY_NAMES, EvictionPolicy, explain, make_policy, policy_name
-from nexint_core.postgres_store import PostgresSwapStore, is_postgres_uri
 from nexint_core.retrieval import Router, ScoringWeights
 from nexint_core.session import SessionRecorder
 from nexint_core.settings import DEFAULT_PAGE_SIZE, DEFAULT_SUMMARY_SPAN, MemorySettings, positive_int
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
-from nexint_core.sqlite_store import SqliteSwapStore
+from nexint_core.stores import PersistentStore, SwapStore, resolve_store
 from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
-from nexint_core.swap import InMemorySwapStore, SwapStore
 from nexint_core.tokens import Tokenizer, get_tokenizer
 from nexint_core.view import prompt_view
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager", "open_store"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager"]
 
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
 _KIND_BY_ROLE = {"tool": "TOL"}
@@ -114,14 +111,14 @@ class MemoryManager:
             bind(self._unit_importance)
         self.tokenizer = get_tokenizer(tokenizer)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.store: SwapStore = _resolve_store(store, embedder)
+        self.store: PersistentStore = resolve_store(store, embedder=embedder)
         self.page_table = PageTable()
-        self._spill = bool(getattr(self.store, "durable", False))
+        self._spill = self.store.keeps_copies
         if max_events is None and self._spill:
             max_events = DURABLE_EVENT_WINDOW  # the full log is in the store: keep a recent window in memory
         self.events = EventLog(sinks, maxlen=max_events)
         self.router = Router()
-        self._ids = IdAllocator(reserve=getattr(self.store, "reserve_ids", None))
+        self._ids = IdAllocator(reserve=self.store.reserve_ids)
         self._groups: dict[str, list[Page]] = {}
         self._span: list[Page] = []
         self._batch: list[Page] | None = None  # pages write_many admitted, stored in one batch at its end
@@ -138,19 +135,16 @@ class MemoryManager:
         self._last_lines: tuple[str, ...] = ()
         self._label_tokens: dict[str, int] = {}
         self.recorder: SessionRecorder | None = None
-        self._shared_archive = not isinstance(self.store, InMemorySwapStore) or bool(self.shared)
-        last_event = getattr(self.store, "last_event_seq", None)
-        if last_event is not None:
-            self.events.continue_from(last_event(namespace))  # event numbers go on from the last run's
+        self._shared_archive = self.store.persistent or bool(self.shared)
+        self.events.continue_from(self.store.last_event_seq(namespace))  # numbers go on from the last run's
         try:
             self._load()
         except BaseException:
             if store is not self.store:  # we opened it from a path: do not leak it
                 self.close()
             raise
-        event_sink = getattr(self.store, "event_sink", None)
-        if event_sink is not None:
-            sink = event_sink(namespace)
+        sink = self.store.event_sink(namespace)
+        if sink is not None:
             for event in self.events:  # what loading did (say, unpins for a smaller core budget)
                 sink.emit(event)
             self.events.sinks.append(sink)
@@ -158,9 +152,7 @@ class MemoryManager:
             self.recorder = (
                 record if isinstance(record, SessionRecorder) else SessionRecorder(record, policy=self.policy_config())
             )
-        preload = getattr(self.store, "preload", None)
-        if preload is not None:
-            preload(self.namespaces)  # read large vector indexes in the background, before the first query
+        self.store.preload(self.namespaces)  # read large vector indexes in the background, before the first query
 
     @classmethod
     def from_policy(cls, policy: str | os.PathLike[str] | PolicyConfig, **options: Any) -> MemoryManager:
@@ -288,8 +280,7 @@ class MemoryManager:
         is read from the store, in one query, into a copy)."""
         own = sorted((page for page in self.page_table if page.namespace == self.namespace), key=lambda p: p.vaddr)
         spilled = [page.id for page in own if page.spilled]
-        contents = getattr(self.store, "contents", None)
-        found: Mapping[str, str] = contents(spilled) if spilled and contents is not None else {}
+        found: Mapping[str, str] = self.store.contents(spilled) if spilled else {}
         return [replace(page, content=found[page.id], spilled=False) if page.id in found else page for page in own]
 
     def usage(self) -> dict[str, int]:
@@ -692,10 +683,9 @@ class MemoryManager:
     def _fetch_contents(self, pages: list[Page]) -> None:
         """Read the content of spilled pages about to come back, in one store query where it can."""
         spilled = [page for page in pages if page.spilled]
-        contents = getattr(self.store, "contents", None)
-        if not spilled or contents is None:
+        if not spilled:
             return
-        found: Mapping[str, str] = contents([page.id for page in spilled])
+        found: Mapping[str, str] = self.store.contents([page.id for page in spilled])
         for page in spilled:
             if page.id in found:
                 page.content, page.spilled = found[page.id], False
@@ -988,23 +978,18 @@ class MemoryManager:
         ``lazy`` (page-in) leaves them buffered, up to :data:`_LAZY_EVENTS`, for the next write's
         transaction: a crash then loses only which pages the last queries brought in, never a page.
         """
-        flush = getattr(self.store, "flush", None)
-        if flush is not None and not (lazy and getattr(self.store, "pending_events", _LAZY_EVENTS) < _LAZY_EVENTS):
-            flush()
+        if not (lazy and self.store.pending_events < _LAZY_EVENTS):
+            self.store.flush()
 
     def flush(self) -> None:
         """Persist buffered events and tier changes (a persistent store writes them with each page too)."""
-        flush = getattr(self.store, "flush", None)
-        if flush is not None:
-            flush()
+        self.store.flush()
 
     def close(self) -> None:
         """Flush and close the store (and the session recorder, if any)."""
         if self.recorder is not None:
             self.recorder.close()
-        close = getattr(self.store, "close", None)
-        if close is not None:
-            close()
+        self.store.close()
 
     def __enter__(self) -> MemoryManager:
         return self
@@ -1045,23 +1030,6 @@ def open_manager(
             raise InvalidArgument(f"manager must be a MemoryManager, got {type(manager).__name__}")
         return manager, False
     return MemoryManager(default_limit if token_limit is None else token_limit, **settings), True
-
-
-def _resolve_store(store: SwapStore | str | os.PathLike[str] | None, embedder: Embedder | None) -> SwapStore:
-    if store is None:
-        return InMemorySwapStore(embedder)
-    if isinstance(store, (str, os.PathLike)):
-        return open_store(store, embedder=embedder)
-    return store
-
-
-def open_store(
-    spec: str | os.PathLike[str], *, embedder: Embedder | None = None, create: bool = True
-) -> SqliteSwapStore | PostgresSwapStore:
-    """The store a spec names: a ``postgresql://`` URI, or else a store directory."""
-    if is_postgres_uri(spec):
-        return PostgresSwapStore(str(spec), embedder=embedder, create=create)
-    return SqliteSwapStore(Path(spec), embedder=embedder, create=create)
 
 
 def _resolve_summarizer(summarizer: Summarizer | str | None) -> Summarizer | None:

@@ -16,7 +16,7 @@ from nexint_core.events import Action
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Page, Tier
 from nexint_core.retrieval import Candidate, ScoringWeights, fuse, score
-from nexint_core.swap import SwapStore
+from nexint_core.stores import SwapStore
 
 __all__ = ["CONTEXT_MATCHES", "CONTEXT_TURNS", "PageInPlan", "PageInPlanner", "resident_unit", "unit_of"]
 

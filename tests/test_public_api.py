@@ -22,6 +22,7 @@ EXPECTED = {
     "StoreWarning", "Summarizer",
     "AssembledPrompt", "LeftOut", "PromptItem", "Section", "Condition", "parse_condition", "PolicyConfig",
     "load_policy", "ReplayRun", "replay", "Session", "SessionRecorder", "load_session",
+    "PostgresSwapStore", "StoreUnavailable",
 }  # fmt: skip
 
 MODULES = sorted(
@@ -49,7 +50,7 @@ def test_public_api_every_module_declares_all() -> None:
 def test_public_api_errors_have_distinct_stable_codes() -> None:
     errors = [getattr(nexint_core, name) for name in nexint_core.__all__ if name[0].isupper()]
     codes = [cls.code for cls in errors if isinstance(cls, type) and issubclass(cls, nexint_core.NexintError)]
-    assert len(codes) == len(set(codes)) == 13
+    assert len(codes) == len(set(codes)) == 14
 
 
 def test_public_api_core_never_imports_a_framework() -> None:
@@ -57,6 +58,15 @@ def test_public_api_core_never_imports_a_framework() -> None:
         "import sys, nexint_core, nexint_core.demo, nexint_core.cli, nexint_core.importers\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('langchain', 'langchain_core', 'llama_index')]\n"
         "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_api_core_imports_no_postgresql_driver_until_the_store_is_used() -> None:
+    code = (
+        "import sys, nexint_core, nexint_core.stores, nexint_core.cli, nexint_core.importers\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool')]\n"
+        "assert nexint_core.PostgresSwapStore is nexint_core.stores.PostgresSwapStore\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from nexint_core import MemoryManager, PageId, StepClock, rebuild_from_events
 from nexint_core.pages import Page
-from nexint_core.sqlite_store import SqliteSwapStore
-from nexint_core.swap import SwapStore
+from nexint_core.stores import SqliteSwapStore, SwapStore
 
 NAMESPACES = ["default"]
 

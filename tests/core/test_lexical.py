@@ -15,8 +15,8 @@ from nexint_core import InMemorySwapStore
 from nexint_core.embedders import content_terms
 from nexint_core.errors import StoreCorrupted
 from nexint_core.lexical import LexicalIndex
-from nexint_core.sqlite_store import DB_NAME, SCHEMA_VERSION, SqliteSwapStore, StoreWarning
-from nexint_core.swap import query_terms
+from nexint_core.stores import SqliteSwapStore, StoreWarning, query_terms
+from nexint_core.stores.sqlite import DB_NAME, SCHEMA_VERSION
 from tests.core.test_swap_store import corpus, ids
 
 VOCABULARY = ["otter", "falcon", "lima", "oslo", "amber", "code", "trip", "night", "river", "stone"]
@@ -227,7 +227,7 @@ def test_sqlite_store_reopens_from_its_saved_bm25_index_and_catches_up(tmp_path:
                 assert store.search_text(query, namespaces=[namespace], k=20) == built.search_text(
                     query, namespaces=[namespace], k=20
                 ), (namespace, query)
-        assert store._fresh_lexical == set()  # read from the file, not rebuilt
+        assert store._indexes.fresh_lexical == set()  # read from the file, not rebuilt
     built.close()
 
 

@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from nexint_core import Action, InMemorySwapStore, MemoryManager, Page, PageId, StepClock, SwapStore, Tier
 from nexint_core.errors import NamespaceViolation
-from nexint_core.sqlite_store import SqliteSwapStore
+from nexint_core.stores import SqliteSwapStore
 
 ALICE_FACT = "Alice keeps her spare house key under the blue flowerpot by the door."
 BOB_FACT = "Bob keeps his spare house key inside the brass garden lantern."

@@ -27,7 +27,7 @@ from nexint_core.embedders import HashingEmbedder
 from nexint_core.errors import EmbedderMismatch, StoreCorrupted, StoreError
 from nexint_core.ids import PageId
 from nexint_core.pages import Page
-from nexint_core.sqlite_store import SqliteSwapStore, StoreWarning
+from nexint_core.stores import SqliteSwapStore, StoreWarning
 from tests.core._writer import fact_text, pair_text
 
 WRITER = Path(__file__).with_name("_writer.py")
@@ -411,7 +411,7 @@ def test_persistence_wal_is_checkpointed_off_the_writing_thread(tmp_path: Path) 
     """SQLite's own checkpoints are off (they cost the writer a few ms every 1,000 pages); background ones
     keep the write-ahead log from growing with the store."""
     from nexint_core import HashingEmbedder
-    from nexint_core.sqlite_store import SqliteSwapStore
+    from nexint_core.stores import SqliteSwapStore
 
     with SqliteSwapStore(tmp_path / "store", embedder=HashingEmbedder()) as store:
         assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0

@@ -1,17 +1,28 @@
-"""SwapStoreContract: every swap store keeps, finds and forgets pages the same way."""
+"""SwapStoreContract: every swap store keeps, finds and forgets pages the same way, and offers every
+capability of the store boundary (ids, events, flush, preload, contents, close) as it declares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import ast
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nexint_core import InMemorySwapStore, InvalidArgument, Page, PageId, SwapStore, Tier
-from nexint_core.postgres_store import PostgresSwapStore
-from nexint_core.sqlite_store import SqliteSwapStore
-from nexint_core.swap import SearchHit
+import nexint_core.manager
+from nexint_core import Action, InMemorySwapStore, InvalidArgument, MemoryManager, Page, PageId, PagingEvent, Tier
+from nexint_core.stores import (
+    PersistentStore,
+    PostgresSwapStore,
+    SearchHit,
+    SqliteSwapStore,
+    StoreBase,
+    SwapStore,
+    SwapStoreAdapter,
+    resolve_store,
+)
 
 COLOURS = ("red", "green", "blue", "amber", "violet", "silver", "ochre")
 ANIMALS = ("otter", "falcon", "badger", "heron", "lynx", "marten", "viper", "bison", "crane", "gecko", "moose")
@@ -92,21 +103,46 @@ def passes(candidate: Page, where: Mapping[str, object]) -> bool:
     return all(getattr(candidate, name) == value for name, value in where.items())
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SwapStore]:
-    if request.param == "memory":
-        yield InMemorySwapStore()
-        return
-    if request.param == "postgres":
-        with PostgresSwapStore(request.getfixturevalue("postgres_uri")) as postgres:
-            yield postgres
-        return
-    with SqliteSwapStore(tmp_path / "store") as sqlite:
-        yield sqlite
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+# What each store declares: (keeps_copies, persistent, keeps an event log, keeps id counters).
+DECLARED = {
+    "memory": (False, False, False, True),
+    "adapted": (False, True, False, False),
+    "sqlite": (True, True, True, True),
+    "postgres": (True, True, True, True),
+}
+
+
+def opener(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], StoreBase]:
+    """A way to open (and open again) the store ``kind`` names."""
+    if kind == "memory":
+        return InMemorySwapStore
+    if kind == "adapted":  # a store with only the small protocol, behind the boundary's defaults
+        return lambda: SwapStoreAdapter(InMemorySwapStore())
+    if kind == "postgres":
+        return partial(PostgresSwapStore, request.getfixturevalue("postgres_uri"))
+    return partial(SqliteSwapStore, tmp_path / "store")
+
+
+@pytest.fixture(params=["memory", "adapted", "sqlite", POSTGRES])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def filled(store: SwapStore) -> SwapStore:
+def store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBase]:
+    with opener(kind, request, tmp_path)() as opened:
+        yield opened
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], StoreBase]:
+    """Opens one persistent store, again on each call (another handle on the same data)."""
+    return opener(str(request.param), request, tmp_path)
+
+
+@pytest.fixture
+def filled(store: StoreBase) -> StoreBase:
     """The store holding the corpus, written one page per put (batch puts have their own test)."""
     for each in corpus():
         store.put([each])
@@ -376,3 +412,235 @@ class TestSwapStoreContract:
             assert ids(filled.search_text(f"code{number}", namespaces=namespace)) == [expected.id]
             vector = filled.embedder.embed([expected.content])[0]
             assert ids(filled.search_vector(vector, namespaces=namespace, k=1)) == [expected.id]
+
+
+def event(seq: int, memory_id: str, action: Action = Action.PAGE_IN, tier_to: Tier | None = Tier.ACTIVE) -> PagingEvent:
+    tier_from = Tier.SWAP if tier_to is not None else None
+    return PagingEvent(seq, 1_767_261_600.0 + seq, memory_id, action, f"reason {seq}", tier_from, tier_to, 12, "LRU@1")
+
+
+class TestStoreCapabilities:
+    """Every capability :class:`PersistentStore` declares, on every store (the defaults where it has none)."""
+
+    def test_store_declares_every_capability(self, kind: str, store: StoreBase) -> None:
+        keeps_copies, persistent, _, _ = DECLARED[kind]
+        assert isinstance(store, PersistentStore)
+        assert store.keeps_copies is keeps_copies
+        assert store.persistent is persistent
+
+    def test_keeps_copies_means_a_written_page_object_can_change_or_be_released(
+        self, kind: str, store: StoreBase
+    ) -> None:
+        written = page(1, "The quartz lantern hums at dusk")
+        store.put([written])
+        written.content = ""  # what a manager does to a swapped page when the store keeps a copy
+        stored = store.get(written.id)
+        assert stored is not None
+        assert (stored.content == "The quartz lantern hums at dusk") is store.keeps_copies
+        assert store.contents([written.id]) == {written.id: stored.content}
+
+    def test_reserve_ids_never_hands_out_a_number_twice(self, kind: str, store: StoreBase) -> None:
+        if not DECLARED[kind][3]:  # no counter: the first free number is the one asked for
+            assert [store.reserve_ids("MSG", 10, at_least) for at_least in (1, 1, 100, 50)] == [1, 1, 100, 50]
+            return
+        assert store.reserve_ids("MSG", 10, 1) == 1
+        assert store.reserve_ids("MSG", 10, 1) == 11
+        assert store.reserve_ids("MSG", 5, 100) == 100  # never below at_least
+        assert store.reserve_ids("MSG", 5, 50) == 105  # never back to numbers already reserved
+        assert store.reserve_ids("TOL", 3, 1) == 1  # kinds count apart
+
+    def test_reserve_ids_are_shared_by_every_handle_on_one_store(self, reopen: Callable[[], StoreBase]) -> None:
+        with reopen() as first, reopen() as second:
+            assert first.reserve_ids("MSG", 256, 1) == 1
+            assert second.reserve_ids("MSG", 256, 1) == 257
+            assert first.reserve_ids("MSG", 256, 1) == 513
+
+    def test_event_sink_buffers_events_until_flush(self, kind: str, store: StoreBase) -> None:
+        store.put([page(1, "The quartz lantern hums at dusk"), page(2, "A velvet compass spins northward")])
+        sink = store.event_sink("alice")
+        if not DECLARED[kind][2]:  # no log: no sink, nothing pending, flush has nothing to write
+            assert sink is None
+            assert store.pending_events == 0
+            store.flush()
+            assert store.last_event_seq("alice") == 0
+            assert store.events() == []
+            return
+        assert sink is not None
+        emitted = [event(1, "MSG-000001"), event(2, "MSG-000002"), event(3, "MSG-000001", Action.EVICT, Tier.SWAP)]
+        for each in emitted:
+            sink.emit(each)
+        assert store.pending_events == 3
+        assert store.last_event_seq("alice") == 0  # buffered, not written
+        store.flush()
+        assert store.pending_events == 0
+        assert store.last_event_seq("alice") == 3
+        assert store.events("alice") == emitted
+        store.flush()  # nothing pending: writes nothing
+        assert store.events() == emitted
+
+    @pytest.mark.parametrize("write", ["put", "delete"])
+    def test_buffered_events_go_with_the_next_write(self, reopen: Callable[[], StoreBase], write: str) -> None:
+        with reopen() as store:
+            store.put([page(1, "The quartz lantern hums at dusk"), page(2, "A velvet compass spins northward")])
+            sink = store.event_sink("alice")
+            assert sink is not None
+            sink.emit(event(1, "MSG-000001"))
+            sink.emit(event(2, "MSG-000002"))
+            if write == "put":
+                store.put([page(3, "An unrelated note about lunch")])
+            else:
+                store.delete(["MSG-000002"])
+            assert store.pending_events == 0
+            assert store.last_event_seq("alice") == 2
+
+    def test_events_and_their_tier_changes_stay_in_their_namespace(self, reopen: Callable[[], StoreBase]) -> None:
+        with reopen() as store:
+            store.put([page(1, "The quartz lantern hums at dusk"), page(2, "A note of bob's", namespace="bob")])
+            alice, bob = store.event_sink("alice"), store.event_sink("bob")
+            assert alice is not None
+            assert bob is not None
+            alice.emit(event(1, "MSG-000001"))  # swap -> active
+            bob.emit(event(1, "MSG-000001", tier_to=Tier.CORE))  # bob's view of alice's page: not written on it
+            alice.emit(event(2, "MSG-000001", Action.QUARANTINE, None))
+            bob.emit(event(2, "MSG-000002", tier_to=Tier.SUMMARY))
+            store.flush()
+            first, second = store.get("MSG-000001"), store.get("MSG-000002")
+            assert first is not None
+            assert second is not None
+            assert (first.tier, first.quarantined) == (Tier.ACTIVE, True)
+            assert second.tier is Tier.SUMMARY
+            alice.emit(event(3, "MSG-000001", Action.APPROVE, None))
+            store.flush()
+            approved = store.get("MSG-000001")
+            assert approved is not None
+            assert not approved.quarantined
+            assert [e.seq for e in store.events("alice")] == [1, 2, 3]
+            assert [(e.seq, e.memory_id) for e in store.events("bob")] == [(1, "MSG-000001"), (2, "MSG-000002")]
+            assert [e.seq for e in store.events()] == [1, 1, 2, 2, 3]  # the order they were written
+            assert store.events("nobody") == []
+            assert (store.last_event_seq("alice"), store.last_event_seq("bob"), store.last_event_seq("x")) == (3, 2, 0)
+
+    def test_close_flushes_events_and_a_second_close_does_nothing(self, reopen: Callable[[], StoreBase]) -> None:
+        store = reopen()
+        store.put([page(1, "The quartz lantern hums at dusk")])
+        sink = store.event_sink("alice")
+        assert sink is not None
+        sink.emit(event(1, "MSG-000001"))
+        store.close()
+        store.close()
+        with reopen() as again:
+            assert again.last_event_seq("alice") == 1
+            assert [e.memory_id for e in again.events("alice")] == ["MSG-000001"]
+            assert again.contents(["MSG-000001"]) == {"MSG-000001": "The quartz lantern hums at dusk"}
+
+    def test_close_of_a_store_with_nothing_open_is_harmless(self, kind: str, store: StoreBase) -> None:
+        store.put([page(1, "The quartz lantern hums at dusk")])
+        store.close()
+        store.close()
+
+    def test_preload_then_search_finds_every_namespace(self, store: StoreBase) -> None:
+        store.put(corpus())
+        store.preload(NAMESPACES)
+        assert ids(store.search_text("code17", namespaces=NAMESPACES)) == ["MSG-000017"]
+        vector = store.embedder.embed([corpus_page(30).content])[0]
+        assert ids(store.search_vector(vector, namespaces=["alice"], k=1)) == ["MSG-000030"]
+
+    def test_preload_of_a_reopened_store_loads_its_saved_indexes(self, reopen: Callable[[], StoreBase]) -> None:
+        with reopen() as store:
+            store.put(corpus())
+            assert ids(store.search_text("code17", namespaces=NAMESPACES)) == ["MSG-000017"]
+        with reopen() as store:
+            store.preload([*NAMESPACES, "nobody"])
+            for number in (16, 17, 18):  # one page of each namespace
+                expected = corpus_page(number)
+                found = store.search_text(f"code{number}", namespaces=[expected.namespace or ""])
+                assert ids(found) == [expected.id]
+                vector = store.embedder.embed([expected.content])[0]
+                assert ids(store.search_vector(vector, namespaces=NAMESPACES, k=1)) == [expected.id]
+
+    def test_contents_reads_many_pages_across_namespaces(self, store: StoreBase) -> None:
+        written = [page(n, f"note {n} of {NAMESPACES[n % 3]}", namespace=NAMESPACES[n % 3]) for n in range(1, 601)]
+        store.put(written)
+        wanted = [p.id for p in written[::-1]] + ["MSG-999999"]  # more than one chunk of 500, and an unknown id
+        assert store.contents(wanted) == {p.id: p.content for p in written}
+        assert store.contents(["MSG-999999"]) == {}
+        assert store.contents([]) == {}
+
+    def test_resolve_store_keeps_a_full_store_and_adapts_a_plain_one(self, tmp_path: Path) -> None:
+        memory = InMemorySwapStore()
+        assert resolve_store(memory) is memory
+        assert isinstance(resolve_store(None), InMemorySwapStore)
+        plain = PlainStore()
+        adapted = resolve_store(plain)
+        assert isinstance(adapted, SwapStoreAdapter)
+        assert adapted.store is plain
+        opened = resolve_store(tmp_path / "store")
+        assert isinstance(opened, SqliteSwapStore)
+        opened.close()
+
+
+class PlainStore:
+    """A user's store with only the small protocol (nothing of :class:`PersistentStore`)."""
+
+    def __init__(self) -> None:
+        self.inner = InMemorySwapStore()
+        self.embedder = self.inner.embedder
+
+    def put(self, pages: Any) -> None:
+        self.inner.put(pages)
+
+    def get(self, page_id: str) -> Page | None:
+        return self.inner.get(page_id)
+
+    def delete(self, page_ids: Any) -> None:
+        self.inner.delete(page_ids)
+
+    def search_text(self, query: str, **options: Any) -> list[SearchHit]:
+        return self.inner.search_text(query, **options)
+
+    def search_vector(self, vector: Any, **options: Any) -> list[SearchHit]:
+        return self.inner.search_vector(vector, **options)
+
+    def scan(self, namespaces: Any = None) -> Iterator[Page]:
+        return self.inner.scan(namespaces)
+
+    def __contains__(self, page_id: object) -> bool:
+        return page_id in self.inner
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def test_manager_works_on_a_store_with_only_the_small_protocol() -> None:
+    plain = PlainStore()
+    assert isinstance(plain, SwapStore)
+    assert not isinstance(plain, PersistentStore)
+    mmu = MemoryManager(60, store=plain, page_size=32)
+    assert isinstance(mmu.store, SwapStoreAdapter)
+    for n in range(12):
+        mmu.write("user", f"Entry {n}: the courier brought parcel number {n} to the depot.")
+    assert len(plain) == 12
+    assert "MSG-000004" in mmu.page_in("parcel number 3")
+    assert mmu.get("MSG-000004").content.startswith("Entry 3")
+    mmu.flush()
+    mmu.close()
+
+
+def test_manager_never_probes_the_store_and_imports_no_concrete_one() -> None:
+    tree = ast.parse(Path(nexint_core.manager.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert {module for module in imported if module and module.startswith("nexint_core.stores")} == {
+        "nexint_core.stores"
+    }
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert not names & {"InMemorySwapStore", "SqliteSwapStore", "PostgresSwapStore"}
+    probes = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("getattr", "hasattr", "isinstance")
+        and node.args
+        and ast.unparse(node.args[0]).startswith("self.store")
+    ]
+    assert probes == []

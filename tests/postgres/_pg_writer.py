@@ -20,8 +20,7 @@ import psycopg
 from nexint_core import MemoryManager, StepClock, Tier
 from nexint_core.errors import StoreError
 from nexint_core.pages import Frame
-from nexint_core.postgres_store import PostgresSwapStore
-from nexint_core.swap import SwapStore
+from nexint_core.stores import PostgresSwapStore, SwapStore
 
 LIMIT = 400  # tokens: a small working set, so writers evict and their events update tiers in the store
 MAX_BATCH = 40

@@ -25,7 +25,7 @@ from nexint_core.embedders import content_terms
 from nexint_core.errors import NamespaceViolation
 from nexint_core.ids import PageId
 from nexint_core.pages import Page
-from nexint_core.postgres_store import PostgresSwapStore
+from nexint_core.stores import PostgresSwapStore
 from tests.postgres._pg_writer import acknowledged, code_word, page_text, partial_calls, stored
 from tests.postgres.server import Server
 

@@ -23,9 +23,10 @@ import psycopg
 import pytest
 
 from nexint_core import MemoryManager, StepClock, Tier
+from nexint_core.errors import StoreUnavailable
 from nexint_core.ids import PageId
 from nexint_core.pages import Page
-from nexint_core.postgres_store import PostgresSwapStore, StoreUnavailable
+from nexint_core.stores import PostgresSwapStore
 from tests.postgres._pg_writer import (
     LIMIT,
     acknowledged,

@@ -18,8 +18,8 @@ import pytest
 from nexint_core import MemoryManager, NamespaceViolation, StepClock, StoreError, Tier, rebuild_from_events
 from nexint_core.embedders import HashingEmbedder
 from nexint_core.errors import EmbedderMismatch
-from nexint_core.postgres_store import SCHEMA_VERSION, PostgresSwapStore, is_postgres_uri, migrate
-from nexint_core.sqlite_store import SqliteSwapStore
+from nexint_core.stores import PostgresSwapStore, SqliteSwapStore, is_postgres_uri
+from nexint_core.stores.postgres import SCHEMA_VERSION, migrate
 from tests.postgres.server import Server
 
 FACT = "My sister Maria lives in Porto and teaches chemistry."

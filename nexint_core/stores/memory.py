@@ -1,95 +1,20 @@
-"""The swap store protocol and the in-memory store (the default, and the test double)."""
+"""The in-memory swap store: the default, and the test double."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
-from nexint_core.errors import InvalidArgument
-from nexint_core.lexical import POSTING_BUDGET, LexicalIndex
+from nexint_core.lexical import LexicalIndex
 from nexint_core.pages import Page, namespace_of
+from nexint_core.stores.base import SearchHit, StoreBase, check_filter, matches, query_terms
 from nexint_core.vector_index import VectorIndex
 
-__all__ = ["FILTER_FIELDS", "POSTING_BUDGET", "InMemorySwapStore", "SearchHit", "SwapStore", "matches", "query_terms"]
-
-# Page fields a search may filter on with equality.
-FILTER_FIELDS = frozenset({"role", "tier", "quarantined", "group_id", "frame_id"})
-
-
-class SearchHit(NamedTuple):
-    """One search result: a page id and its score (BM25 or cosine; higher is better)."""
-
-    page_id: str
-    score: float
-
-
-@runtime_checkable
-class SwapStore(Protocol):
-    """Where pages are archived and searched. The manager writes every page through on allocation."""
-
-    embedder: Embedder
-
-    def put(self, pages: Sequence[Page]) -> None:
-        """Store (or overwrite) pages; when this returns they are durable for this store's kind."""
-        ...
-
-    def get(self, page_id: str) -> Page | None:
-        """The stored page, or None."""
-        ...
-
-    def delete(self, page_ids: Sequence[str]) -> None:
-        """Forget pages; unknown ids are ignored."""
-        ...
-
-    def search_text(
-        self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
-    ) -> list[SearchHit]:
-        """Lexical (BM25) search within ``namespaces``, best first."""
-        ...
-
-    def search_vector(
-        self,
-        vector: npt.NDArray[np.float32],
-        *,
-        namespaces: Sequence[str],
-        k: int = 20,
-        where: Mapping[str, object] | None = None,
-    ) -> list[SearchHit]:
-        """Nearest pages by cosine similarity within ``namespaces``, best first."""
-        ...
-
-    def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
-        """Every stored page (of ``namespaces``, if given) in write order, as copies the caller owns."""
-        ...
-
-    def __contains__(self, page_id: object) -> bool: ...
-
-    def __len__(self) -> int: ...
-
-
-def query_terms(text: str) -> list[str]:
-    """Distinct stemmed content words of a query, in order."""
-    return list(dict.fromkeys(content_terms(text)))
-
-
-def matches(page: Page, where: Mapping[str, object] | None) -> bool:
-    """Whether ``page`` passes an equality filter."""
-    if not where:
-        return True
-    return all(getattr(page, name) == value for name, value in where.items())
-
-
-def check_filter(where: Mapping[str, object] | None) -> None:
-    """Reject filters on fields that cannot be filtered."""
-    if where:
-        unknown = set(where) - FILTER_FIELDS
-        if unknown:
-            raise InvalidArgument(f"cannot filter on {sorted(unknown)}; allowed: {sorted(FILTER_FIELDS)}")
+__all__ = ["InMemorySwapStore"]
 
 
 class _Namespace:
@@ -101,13 +26,14 @@ class _Namespace:
         self.pending: dict[str, list[str]] = {}  # pages to embed at the next vector search, with their terms
 
 
-class InMemorySwapStore:
+class InMemorySwapStore(StoreBase):
     """Pages in a dict, BM25 over an inverted index, exact FAISS vectors; gone when the process ends.
 
     Embeddings are computed lazily, in one batch, before the first vector search that needs them.
     """
 
-    durable = False  # holds the manager's own page objects: their content must stay in memory
+    keeps_copies = False  # holds the manager's own page objects: their content must stay in memory
+    persistent = False  # gone with the process: it holds only what managers here wrote
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
@@ -232,6 +158,3 @@ class InMemorySwapStore:
 
     def __len__(self) -> int:
         return len(self._pages)
-
-    def __iter__(self) -> Iterator[Page]:
-        return self.scan()

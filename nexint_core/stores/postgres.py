@@ -31,24 +31,57 @@ import numpy as np
 import numpy.typing as npt
 
 from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
-from nexint_core.errors import EmbedderMismatch, InvalidArgument, NamespaceViolation, StoreError
+from nexint_core.errors import (
+    EmbedderMismatch,
+    InvalidArgument,
+    NamespaceViolation,
+    NexintError,
+    StoreCorrupted,
+    StoreError,
+    StoreUnavailable,
+)
 from nexint_core.events import PagingEvent
 from nexint_core.lexical import POSTING_BUDGET, LexicalIndex
-from nexint_core.pages import Page, Tier, namespace_of
-from nexint_core.rows import EVENT_COLUMNS, PAGE_COLUMNS, event_from_row, event_row, page_from_row, tier_changes
-from nexint_core.swap import FILTER_FIELDS, SearchHit, check_filter, query_terms
+from nexint_core.pages import Page
+from nexint_core.stores.base import SearchHit, query_terms
+from nexint_core.stores.sql import (
+    EVENT_COLUMNS,
+    EVENT_FIELDS,
+    PAGE_COLUMNS,
+    PAGE_FIELDS,
+    SqlStore,
+    event_from_row,
+    event_row,
+    filter_sql,
+    page_from_row,
+    page_row,
+    tier_changes,
+)
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["EXACT_UP_TO", "SCHEMA_VERSION", "PostgresSwapStore", "StoreUnavailable", "is_postgres_uri"]
+__all__ = ["EXACT_UP_TO", "SCHEMA_VERSION", "PostgresSwapStore", "migrate"]
 
 SCHEMA_VERSION = 3
 EXACT_UP_TO = 50_000  # pages per namespace searched exactly (as the embedded store's flat index), HNSW beyond
 HNSW_BUILD_MEMORY = "2GB"  # maintenance_work_mem for the one HNSW build (about 1.5 KB per 256-d vector)
 _HNSW = "CREATE INDEX IF NOT EXISTS nexint_pages_vectors ON nexint_pages USING hnsw (embedding vector_ip_ops)"
 _SHARDS = 16  # per-namespace statistics rows, so concurrent writers rarely wait on one another
+_DAMAGED = ("XX001", "XX002")  # data_corrupted, index_corrupted
+_INSUFFICIENT_PRIVILEGE = "42501"  # row-level security refused a row
+_UNIQUE_VIOLATION = "23505"
+_PAGE_INSERT = (
+    f"INSERT INTO nexint_pages ({PAGE_COLUMNS}, terms, tf, doc_len, embedding)"
+    f" VALUES ({', '.join(f'%({column})s' for column in PAGE_FIELDS)},"
+    " %(terms)s, %(tf)s, %(doc_len)s, %(embedding)s::vector)"
+)
+_EVENT_INSERT = (
+    f"INSERT INTO nexint_events (namespace, {EVENT_COLUMNS}, batch, ordinal)"
+    f" VALUES (%(namespace)s, {', '.join(f'%({column})s' for column in EVENT_FIELDS)}, %(batch)s, %(ordinal)s)"
+    " ON CONFLICT (batch, ordinal) DO NOTHING"
+)
 _T = TypeVar("_T")
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())  # the pool's retries are ours to report
 
@@ -131,17 +164,6 @@ _MIGRATIONS: list[str] = [
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
-class StoreUnavailable(StoreError):
-    """The database server cannot be reached (down, restarting, or refusing connections)."""
-
-    code = "STORE_UNAVAILABLE"
-
-
-def is_postgres_uri(spec: object) -> bool:
-    """Whether a store spec names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
-    return isinstance(spec, str) and spec.split("://", 1)[0] in ("postgresql", "postgres")
-
-
 def _vector_text(vector: npt.NDArray[np.float32]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
@@ -154,25 +176,13 @@ def _shard(page_id: str) -> int:
     return zlib.crc32(page_id.encode("utf-8")) % _SHARDS
 
 
-class _EventSink:
-    """Buffers a manager's events; they are written with the store's next transaction."""
-
-    def __init__(self, store: PostgresSwapStore, namespace: str) -> None:
-        self._store, self._namespace = store, namespace
-
-    def emit(self, event: PagingEvent) -> None:
-        self._store._pending_events.append((self._namespace, event))
-
-
-class PostgresSwapStore:
-    """A :class:`~nexint_core.swap.SwapStore` in PostgreSQL with pgvector.
+class PostgresSwapStore(SqlStore):
+    """A :class:`~nexint_core.stores.SwapStore` in PostgreSQL with pgvector.
 
     ``dsn`` is a libpq URI (``postgresql://user@host/db``). ``pool_size`` connections are shared by
     this process's threads. ``retry_for`` bounds how long an operation retries while the server is
-    unreachable before raising :class:`StoreUnavailable`.
+    unreachable before raising :class:`~nexint_core.errors.StoreUnavailable`.
     """
-
-    durable = True
 
     def __init__(
         self,
@@ -190,10 +200,10 @@ class PostgresSwapStore:
             raise StoreError("the PostgreSQL store needs psycopg: pip install 'nexint[postgres]'") from None
         if pool_size < 1:
             raise InvalidArgument(f"pool_size must be at least 1, got {pool_size}")
+        super().__init__()
         self.dsn = dsn
         self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
         self.retry_for = retry_for
-        self._pending_events: list[tuple[str, PagingEvent]] = []
         self._closed = False
         self._hnsw = False
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -229,7 +239,7 @@ class PostgresSwapStore:
                 psycopg.connect(self.dsn, connect_timeout=5).close()
                 return
             except psycopg.OperationalError as exc:
-                if exc.sqlstate is not None or "does not exist" in str(exc) or "authentication" in str(exc):
+                if exc.sqlstate is not None or _refuses(self.dsn):
                     raise StoreError(
                         f"cannot open the PostgreSQL store at {_redacted(self.dsn)}: {_first_line(exc)}"
                     ) from None
@@ -249,14 +259,15 @@ class PostgresSwapStore:
             try:
                 with self._pool.connection(timeout=max(self.retry_for, 1.0)) as conn, conn.transaction():
                     return work(conn)
-            except psycopg.errors.InsufficientPrivilege as exc:
-                raise NamespaceViolation(f"PostgreSQL refused: {exc}") from None
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except PoolTimeout as exc:
                 if last:
                     raise StoreUnavailable(f"PostgreSQL at {_redacted(self.dsn)} is unavailable: {exc}") from None
-            except psycopg.errors.UniqueViolation:
-                if last:  # two writers raced on one id: the retry sees the winner
-                    raise
+            except psycopg.Error as exc:
+                error = _translate(exc, self.dsn)
+                if error is not None:
+                    raise error from None
+                if last:
+                    raise _given_up(exc, self.dsn) from None
         raise AssertionError("unreachable: _attempts never ends")  # pragma: no cover
 
     def _prepare(self, conn: psycopg.Connection[Any], create: bool) -> None:
@@ -287,13 +298,6 @@ class PostgresSwapStore:
 
     # -- writes -------------------------------------------------------------------------------------
 
-    def event_sink(self, namespace: str) -> _EventSink:
-        return _EventSink(self, namespace)
-
-    @property
-    def pending_events(self) -> int:
-        return len(self._pending_events)
-
     def _write_events(
         self, conn: psycopg.Connection[Any], pending: Sequence[tuple[str, PagingEvent]], batch: uuid.UUID
     ) -> None:
@@ -302,9 +306,11 @@ class PostgresSwapStore:
             return
         with conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO nexint_events (namespace, {EVENT_COLUMNS}, batch, ordinal)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (batch, ordinal) DO NOTHING",
-                [(*event_row(ns, e), batch, ordinal) for ordinal, (ns, e) in enumerate(pending)],
+                _EVENT_INSERT,
+                [
+                    {**event_row(namespace, event), "batch": batch, "ordinal": ordinal}
+                    for ordinal, (namespace, event) in enumerate(pending)
+                ],
             )
             updates = tier_changes(pending)
             if updates:  # one statement, rows by primary key (the namespace checked on each), in id order
@@ -324,28 +330,25 @@ class PostgresSwapStore:
 
     def _with_events(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
         """Run ``work`` in a transaction that also writes the buffered events (kept if it fails)."""
-        pending = list(self._pending_events)
         batch = uuid.uuid4()  # the same on every retry of this write
+        with self._buffer.batch() as pending:
 
-        def run(conn: psycopg.Connection[Any]) -> _T:
-            self._write_events(conn, pending, batch)
-            return work(conn)
+            def run(conn: psycopg.Connection[Any]) -> _T:
+                self._write_events(conn, pending, batch)
+                return work(conn)
 
-        try:
-            result = self._run(run)
-        except NamespaceViolation:
-            self._drop_refused_events()  # they would be refused again, and block every later write
-            raise
-        del self._pending_events[: len(pending)]
-        return result
+            try:
+                return self._run(run)
+            except NamespaceViolation:
+                self._drop_refused_events()  # they would be refused again, and block every later write
+                raise
 
     def _drop_refused_events(self) -> None:
         """Forget buffered events of namespaces this role was not granted (row-level security)."""
         granted = self._run(
             lambda conn: conn.execute("SELECT namespace FROM nexint_grants WHERE grantee = current_user").fetchall()
         )
-        allowed = {str(row[0]) for row in granted}
-        self._pending_events[:] = [(ns, event) for ns, event in self._pending_events if ns in allowed]
+        self._buffer.keep({str(row[0]) for row in granted})
 
     def put(self, pages: Sequence[Page]) -> None:
         if not pages:
@@ -355,28 +358,13 @@ class PostgresSwapStore:
         vectors = embed_texts(self.embedder, [page.content for page in pages], terms)
         vectors = vectors.astype(np.float16).astype(np.float32)  # the precision the embedded store keeps
         rows = [
-            (
-                page.id,
-                namespace_of(page),
-                page.content,
-                page.tokens or 0,
-                page.role,
-                page.importance,
-                page.frame_id,
-                page.group_id,
-                page.part,
-                page.created,
-                page.last_used,
-                page.use_count,
-                (page.tier or Tier.ACTIVE).value,
-                page.quarantined,
-                json.dumps(page.metadata, sort_keys=True, default=str),
-                page.vaddr,
-                sorted(counts),
-                json.dumps(counts, sort_keys=True),
-                len(words),
-                _vector_text(vector),
-            )
+            {
+                **page_row(page),
+                "terms": sorted(counts),
+                "tf": json.dumps(counts, sort_keys=True),
+                "doc_len": len(words),
+                "embedding": _vector_text(vector),
+            }
             for page, words, vector in zip(pages, terms, vectors, strict=True)
             for counts in [dict(Counter(words))]
         ]
@@ -384,12 +372,8 @@ class PostgresSwapStore:
         def write(conn: psycopg.Connection[Any]) -> None:
             self._delete(conn, [page.id for page in pages])  # an overwrite: a fresh row, as in the embedded store
             with conn.cursor() as cur:
-                cur.executemany(
-                    f"INSERT INTO nexint_pages ({PAGE_COLUMNS}, terms, tf, doc_len, embedding)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
-                    rows,
-                )
-            self._count(conn, [(row[1], _shard(row[0]), 1, row[18]) for row in rows])
+                cur.executemany(_PAGE_INSERT, rows)
+            self._count(conn, [(row["namespace"], _shard(row["id"]), 1, row["doc_len"]) for row in rows])
 
         self._with_events(write)
 
@@ -420,7 +404,8 @@ class PostgresSwapStore:
             self._with_events(lambda conn: self._delete(conn, list(page_ids)))
 
     def flush(self) -> None:
-        if self._pending_events:
+        """Write buffered events (and the tier changes they carry) now."""
+        if self.pending_events:
             self._with_events(lambda conn: None)
 
     def reserve_ids(self, kind: str, count: int, at_least: int) -> int:
@@ -451,10 +436,10 @@ class PostgresSwapStore:
     # -- reads --------------------------------------------------------------------------------------
 
     def get(self, page_id: str) -> Page | None:
-        row = self._run(
-            lambda conn: conn.execute(f"SELECT {PAGE_COLUMNS} FROM nexint_pages WHERE id = %s", (page_id,)).fetchone()
+        rows = self._run(
+            partial(_fetch_named, sql=f"SELECT {PAGE_COLUMNS} FROM nexint_pages WHERE id = %s", args=(page_id,))
         )
-        return None if row is None else page_from_row(row)
+        return page_from_row(rows[0]) if rows else None
 
     def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
         """The content of each stored page among ``page_ids``, in one query."""
@@ -475,9 +460,6 @@ class PostgresSwapStore:
         row = self._run(lambda conn: conn.execute("SELECT count(*) FROM nexint_pages").fetchone())
         return int(row[0]) if row else 0
 
-    def __iter__(self) -> Iterator[Page]:
-        return self.scan()
-
     def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
         """Every stored page (of ``namespaces``) in write order, read in chunks."""
         after = 0
@@ -491,14 +473,15 @@ class PostgresSwapStore:
                     " ORDER BY seq LIMIT 2000"
                 )
                 args = (list(namespaces), after)
-            rows = self._run(partial(_fetch_all, sql=sql, args=args))
+            rows = self._run(partial(_fetch_named, sql=sql, args=args))
             if not rows:
                 return
             for row in rows:
                 yield page_from_row(row)
-            after = int(rows[-1][-1])
+            after = int(rows[-1]["seq"])
 
     def last_event_seq(self, namespace: str) -> int:
+        """The number of the last event persisted for ``namespace`` (0 if none)."""
         row = self._run(
             lambda conn: conn.execute(
                 "SELECT COALESCE(max(event_seq), 0) FROM nexint_events WHERE namespace = %s", (namespace,)
@@ -513,24 +496,10 @@ class PostgresSwapStore:
         if namespace is not None:
             sql += " WHERE namespace = %s"
             args = (namespace,)
-        rows = self._run(partial(_fetch_all, sql=sql + " ORDER BY seq", args=args))
+        rows = self._run(partial(_fetch_named, sql=sql + " ORDER BY seq", args=args))
         return [event_from_row(row) for row in rows]
 
     # -- search -------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _where_sql(where: Mapping[str, object] | None) -> tuple[str, list[object]]:
-        check_filter(where)
-        if not where:
-            return "", []
-        clauses, args = [], []
-        for key, value in sorted(where.items()):
-            assert key in FILTER_FIELDS
-            if isinstance(value, Tier):
-                value = value.value
-            clauses.append(f" AND p.{key} IS NOT DISTINCT FROM %s")
-            args.append(value)
-        return "".join(clauses), args
 
     def _stats(self, conn: psycopg.Connection[Any], namespace: str) -> tuple[int, int]:
         row = conn.execute(
@@ -542,7 +511,7 @@ class PostgresSwapStore:
     def search_text(
         self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
     ) -> list[SearchHit]:
-        extra, args = self._where_sql(where)
+        extra, args = filter_sql(where, "IS NOT DISTINCT FROM %s")
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
@@ -618,7 +587,7 @@ class PostgresSwapStore:
         k: int = 20,
         where: Mapping[str, object] | None = None,
     ) -> list[SearchHit]:
-        extra, args = self._where_sql(where)
+        extra, args = filter_sql(where, "IS NOT DISTINCT FROM %s")
         if k <= 0:
             return []
         query = _vector_text(np.asarray(vector, dtype=np.float32))
@@ -662,6 +631,7 @@ class PostgresSwapStore:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Flush events and close the connection pool."""
         if self._closed:
             return
         try:
@@ -672,12 +642,6 @@ class PostgresSwapStore:
         finally:
             self._closed = True
             self._pool.close()
-
-    def __enter__(self) -> PostgresSwapStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresSwapStore({_redacted(self.dsn)!r})"
@@ -692,6 +656,51 @@ def migrate(conn: psycopg.Connection[Any], current: int, target: int, dim: int) 
         conn.execute("UPDATE nexint_meta SET value = %s WHERE key = 'schema_version'", (str(version + 1),))
 
 
+def _translate(exc: psycopg.Error, dsn: str) -> NexintError | None:
+    """nexint's error for what the server answered, by SQLSTATE; None while a retry may succeed: the server
+    is unreachable (class 08), shutting down or starting (57P01-57P03), or dropped the connection (an
+    OperationalError with no SQLSTATE: no answer came to carry one), or two writers raced on one id."""
+    import psycopg
+
+    state = exc.sqlstate or ""
+    if state in _DAMAGED:
+        return StoreCorrupted(f"PostgreSQL at {_redacted(dsn)} reports damaged data: {_first_line(exc)}")
+    if state == _INSUFFICIENT_PRIVILEGE:
+        return NamespaceViolation(f"PostgreSQL refused: {exc}")
+    if state == "3D000" or state.startswith("28"):  # no such database; authentication failed
+        return StoreError(f"cannot open the PostgreSQL store at {_redacted(dsn)}: {_first_line(exc)}")
+    if isinstance(exc, psycopg.OperationalError) or state == _UNIQUE_VIOLATION:
+        return None
+    return StoreError(f"PostgreSQL at {_redacted(dsn)} failed: {_first_line(exc)}")
+
+
+def _given_up(exc: psycopg.Error, dsn: str) -> StoreError:
+    """The error once retries ran out: the server stayed unreachable, or the same id kept colliding."""
+    if exc.sqlstate == _UNIQUE_VIOLATION:
+        return StoreError(f"PostgreSQL at {_redacted(dsn)} failed: {_first_line(exc)}")
+    return StoreUnavailable(f"PostgreSQL at {_redacted(dsn)} is unavailable: {exc}")
+
+
+def _refuses(dsn: str) -> bool:
+    """Whether the server is up and refuses this connection for good (no such database, authentication
+    failed), rather than down or starting.
+
+    libpq reports a failed connection as text only: psycopg's ``sqlstate`` and ``diag.sqlstate`` are None
+    even when the server answered (a missing database, 3D000; a wrong password, 28P01). So ask libpq's
+    ``PQping``, whose status is OK for a server accepting connections whatever the database or user.
+    """
+    import psycopg
+    from psycopg import pq
+
+    if pq.PGconn.ping(dsn.encode("utf-8")) != pq.Ping.OK:
+        return False
+    try:  # it may have come up between the failed connection and the ping
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return True
+    return False
+
+
 def _attempts(retry_for: float) -> Iterator[bool]:
     """One value per attempt, True once ``retry_for`` seconds have passed (the last attempt); between
     attempts it sleeps, 50 ms doubling up to 1 s."""
@@ -703,8 +712,12 @@ def _attempts(retry_for: float) -> Iterator[bool]:
         delay = min(delay * 2, 1.0)
 
 
-def _fetch_all(conn: psycopg.Connection[Any], *, sql: str, args: tuple[Any, ...]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
+def _fetch_named(conn: psycopg.Connection[Any], *, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The rows of one query, each a dict by column name."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, args).fetchall()
 
 
 def _first_line(exc: BaseException) -> str:

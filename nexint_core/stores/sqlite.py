@@ -1,0 +1,457 @@
+"""The persistent swap store: one directory, SQLite (WAL) as the source of truth, FAISS as a cache.
+
+``nexint.db`` holds every page (content, metadata, tier, embedding, index terms), the event log and
+the id counters. ``vectors/`` holds each namespace's FAISS and BM25 indexes (:mod:`.sqlite_indexes`),
+which can always be rebuilt from SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
+from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError
+from nexint_core.events import PagingEvent
+from nexint_core.pages import Page
+from nexint_core.stores.base import SearchHit, query_terms
+from nexint_core.stores.sql import (
+    EVENT_COLUMNS,
+    EVENT_FIELDS,
+    PAGE_COLUMNS,
+    PAGE_FIELDS,
+    SqlStore,
+    event_from_row,
+    event_row,
+    filter_sql,
+    page_from_row,
+    page_row,
+    tier_changes,
+)
+from nexint_core.stores.sqlite_db import Database, is_busy
+from nexint_core.stores.sqlite_indexes import NamespaceIndexes, ns_token
+
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteSwapStore"]
+
+SCHEMA_VERSION = 2  # 2: no FTS5 table (BM25 runs in memory over the stored terms)
+DB_NAME = "nexint.db"
+_HEADER = b"SQLite format 3\x00"
+_STORED = ("seq", *PAGE_FIELDS, "ns", "embedding", "terms")
+_INSERT = f"INSERT INTO pages({', '.join(_STORED)}) VALUES ({', '.join(':' + column for column in _STORED)})"
+_EVENT_INSERT = (
+    f"INSERT INTO events(namespace, {EVENT_COLUMNS})"
+    f" VALUES (:namespace, {', '.join(':' + column for column in EVENT_FIELDS)})"
+)
+_DELETIONS = (
+    "CREATE TABLE deletions (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, namespace TEXT NOT NULL,"
+    "\n    terms TEXT NOT NULL)"
+)
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE pages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    namespace TEXT NOT NULL,
+    ns TEXT NOT NULL,
+    content TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    importance REAL NOT NULL,
+    frame_id TEXT,
+    group_id TEXT,
+    part INTEGER NOT NULL,
+    created REAL,
+    last_used REAL,
+    use_count INTEGER NOT NULL,
+    tier TEXT NOT NULL,
+    quarantined INTEGER NOT NULL,
+    metadata TEXT NOT NULL,
+    embedding BLOB,
+    vaddr INTEGER NOT NULL DEFAULT -1,
+    terms TEXT NOT NULL
+)""",
+    "CREATE INDEX pages_by_namespace ON pages(namespace, seq)",
+    """CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    event_seq INTEGER NOT NULL,
+    time REAL NOT NULL,
+    memory_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    tier_from TEXT,
+    tier_to TEXT,
+    tokens INTEGER NOT NULL,
+    policy TEXT NOT NULL
+)""",
+    "CREATE INDEX events_by_memory ON events(memory_id)",
+    "CREATE INDEX events_by_namespace ON events(namespace, event_seq)",
+    "CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+    _DELETIONS,
+)
+
+_VERIFY_UP_TO = 256 * 1024 * 1024
+_SCAN_CHUNK = 2_000
+_CHECKPOINT_EVERY = 200  # pages written between background WAL checkpoints (about SQLite's 1,000 WAL frames)
+
+
+class SqliteSwapStore(SqlStore):
+    """A store directory that survives restarts and ``kill -9`` and can be shared by processes.
+
+    Pages are copied into SQLite, so a manager may release the content of pages it swaps out
+    (:attr:`keeps_copies`).
+
+    ``durability="process"`` (default) survives any process crash; ``"power"`` also fsyncs each
+    commit so it survives power loss, at a cost in write throughput. ``verify`` runs SQLite's
+    ``quick_check`` on open (default: for databases up to 256 MiB); damage found then, or by any
+    later read, raises :class:`StoreCorrupted` and nothing is written.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        create: bool = True,
+        durability: str = "process",
+        index_kind: str = "auto",
+        save_every: int = 20_000,
+        verify: bool | None = None,
+    ) -> None:
+        if durability not in ("process", "power"):
+            raise InvalidArgument(f"durability must be 'process' or 'power', got {durability!r}")
+        super().__init__()
+        self.path = Path(path)
+        self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
+        self._checkpointer: ThreadPoolExecutor | None = None  # WAL checkpoints, off the writing thread
+        self._checkpoint: Future[None] | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._since_checkpoint = 0
+        self._closed = False
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"store path {self.path} is a file, not a directory")
+        if not self.path.exists() and not create:
+            raise StoreError(f"no store at {self.path}")
+        db = self.path / DB_NAME
+        if db.exists() and db.stat().st_size > 0:
+            with open(db, "rb") as handle:
+                if handle.read(16) != _HEADER:
+                    raise StoreCorrupted(f"{db} is not a SQLite database; nothing was changed")
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            raw = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {db}: {exc}") from None
+        self._conn = Database(raw, db)
+        self._lock = self._conn.lock
+        try:
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._enable_wal()
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background instead
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
+            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
+            self._create_if_missing()
+            self._check_meta()
+            if verify or (verify is None and db.stat().st_size <= _VERIFY_UP_TO):
+                result = self._conn.execute("PRAGMA quick_check").fetchone()
+                if result is None or result[0] != "ok":
+                    raise StoreCorrupted(f"{db} failed its integrity check ({result}); nothing was changed")
+        except BaseException:
+            raw.close()
+            raise
+        vectors = self.path / "vectors"
+        vectors.mkdir(exist_ok=True)
+        for leftover in vectors.glob(".*.tmp"):  # an index save interrupted by a crash
+            leftover.unlink(missing_ok=True)
+        self._indexes = NamespaceIndexes(
+            self._conn, vectors, self.embedder.dim, index_kind=index_kind, save_every=save_every
+        )
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL. It needs an exclusive lock, and SQLite answers a concurrent first open with
+        SQLITE_BUSY at once instead of waiting on the busy timeout, so retry for up to 30 s."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except StoreError as exc:
+                if not is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _create_if_missing(self) -> None:
+        with self._conn.transaction() as conn:
+            if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]:
+                return  # created before, possibly by another process a moment ago
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("embedder", self.embedder.name),
+                    ("dim", str(self.embedder.dim)),
+                ],
+            )
+
+    def _check_meta(self) -> None:
+        meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        version = int(meta.get("schema_version", "0"))
+        if version == 1:  # forward migration: BM25 moved from FTS5 into memory
+            with self._conn.transaction() as conn:
+                conn.execute("DROP TABLE IF EXISTS pages_fts")
+                conn.execute(_DELETIONS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            version = SCHEMA_VERSION
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"store {self.path} has schema version {version}; this nexint reads {SCHEMA_VERSION}")
+        if meta.get("embedder") != self.embedder.name or int(meta.get("dim", "0")) != self.embedder.dim:
+            raise EmbedderMismatch(
+                f"store {self.path} was built with embedder {meta.get('embedder')} (dim {meta.get('dim')}), "
+                f"but {self.embedder.name} (dim {self.embedder.dim}) was given; open it with the same embedder"
+            )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _write_events(self, conn: Database, pending: Sequence[tuple[str, PagingEvent]]) -> None:
+        if not pending:
+            return
+        conn.executemany(_EVENT_INSERT, [event_row(namespace, event) for namespace, event in pending])
+        updates = {
+            key: (tier or "", None if flag is None else int(flag))
+            for key, (tier, flag) in tier_changes(pending).items()
+        }
+        # A manager's view of tiers is persisted for its own namespace only (shared pages are per reader).
+        conn.executemany(
+            "UPDATE pages SET tier = CASE WHEN ?1 = '' THEN tier ELSE ?1 END, "
+            "quarantined = COALESCE(?2, quarantined) WHERE id = ?3 AND namespace = ?4",
+            [(tier, flag, memory_id, namespace) for (memory_id, namespace), (tier, flag) in updates.items()],
+        )
+
+    def put(self, pages: Sequence[Page]) -> None:
+        if not pages:
+            return
+        pages = list({page.id: page for page in pages}.values())  # a page given twice is stored once, as last given
+        terms = [content_terms(page.content) for page in pages]
+        vectors = embed_texts(self.embedder, [page.content for page in pages], terms)
+        blobs = vectors.astype(np.float16)
+        rows: list[dict[str, Any]] = []
+        for page, blob, words in zip(pages, blobs, terms, strict=True):
+            row = page_row(page)
+            row.update(seq=0, ns=ns_token(row["namespace"]), embedding=blob.tobytes(), terms=" ".join(words))
+            rows.append(row)  # seq is assigned under the write lock below
+        with self._lock, self._buffer.batch() as pending, self._conn.transaction() as conn:
+            self._write_events(conn, pending)
+            last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'pages'").fetchone()
+            first = (int(last[0]) if last is not None else 0) + 1
+            for offset, row in enumerate(rows):
+                row["seq"] = first + offset
+            inserted = conn.executemany(_INSERT + " ON CONFLICT(id) DO NOTHING", rows)
+            replaced = self._overwrite(conn, rows) if inserted != len(rows) else []
+        written = [(int(row["seq"]), str(row["id"]), str(row["namespace"]), str(row["terms"])) for row in rows]
+        self._indexes.written(written, vectors, replaced)
+        self._since_checkpoint += len(pages)
+        if self._since_checkpoint >= _CHECKPOINT_EVERY:
+            self._start_checkpoint()
+        self._indexes.save_if_due()
+
+    def delete(self, page_ids: Sequence[str]) -> None:
+        if not page_ids:
+            return
+        with self._lock, self._buffer.batch() as pending, self._conn.transaction() as conn:
+            self._write_events(conn, pending)
+            gone = [row for row in (self._delete_row(conn, page_id) for page_id in page_ids) if row is not None]
+        self._indexes.unindex(gone)
+
+    def _overwrite(self, conn: Database, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+        """Replace the stored pages whose ids some of ``rows`` reuse; returns the rows deleted.
+
+        An overwrite gets a fresh seq: FAISS cannot replace a vector in place.
+        """
+        assigned = {row["id"]: row for row in rows}
+        stale: list[dict[str, Any]] = []
+        for start in range(0, len(rows), 500):
+            chunk = [row["id"] for row in rows[start : start + 500]]
+            found = conn.execute(f"SELECT id, seq FROM pages WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            stale.extend(assigned[page_id] for page_id, seq in found.fetchall() if seq != assigned[page_id]["seq"])
+        replaced = [old for old in (self._delete_row(conn, row["id"]) for row in stale) if old is not None]
+        conn.executemany(_INSERT, stale)
+        return replaced
+
+    def _delete_row(self, conn: Database, page_id: str) -> tuple[int, str, str] | None:
+        """Delete a page, logging it so other processes drop it from their in-memory indexes."""
+        row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, terms", (page_id,)).fetchone()
+        if row is None:
+            return None
+        conn.execute("INSERT INTO deletions(seq, namespace, terms) VALUES (?, ?, ?)", row)
+        return int(row[0]), str(row[1]), str(row[2])
+
+    def flush(self) -> None:
+        """Write buffered events (and the tier changes they carry) now."""
+        if self.pending_events:
+            with self._lock, self._buffer.batch() as pending, self._conn.transaction() as conn:
+                self._write_events(conn, pending)
+
+    def reserve_ids(self, kind: str, count: int, at_least: int) -> int:
+        """Reserve ``count`` ids of ``kind`` no process has used; returns the first number."""
+        with self._conn.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO counters(kind, last) VALUES (?, 0)", (kind,))
+            last = conn.execute(
+                "UPDATE counters SET last = max(last, ?) + ? WHERE kind = ? RETURNING last",
+                (at_least - 1, count, kind),
+            ).fetchone()[0]
+        return int(last) - count + 1
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, page_id: str) -> Page | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {PAGE_COLUMNS} FROM pages WHERE id = ?", (page_id,), named=True
+            ).fetchone()
+        return page_from_row(row) if row is not None else None
+
+    def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
+        """The content of each stored page among ``page_ids``, in one query per 500."""
+        out: dict[str, str] = {}
+        for start in range(0, len(page_ids), 500):
+            chunk = list(page_ids[start : start + 500])
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT id, content FROM pages WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            out.update(rows)
+        return out
+
+    def __contains__(self, page_id: object) -> bool:
+        if not isinstance(page_id, str):
+            return False
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM pages WHERE id = ?", (page_id,)).fetchone() is not None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM pages").fetchone()[0])
+
+    def scan(self, namespaces: Sequence[str] | None = None) -> Iterator[Page]:
+        """Pages in write order, read in chunks so a large archive never sits in memory at once."""
+        where = "" if namespaces is None else f" AND namespace IN ({', '.join('?' * len(namespaces))})"
+        args: list[object] = [] if namespaces is None else list(namespaces)
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT {PAGE_COLUMNS}, seq FROM pages WHERE seq > ?{where} ORDER BY seq LIMIT {_SCAN_CHUNK}",
+                    [last, *args],
+                    named=True,
+                ).fetchall()
+            for row in rows:
+                yield page_from_row(row)
+            if len(rows) < _SCAN_CHUNK:
+                return
+            last = int(rows[-1]["seq"])
+
+    def last_event_seq(self, namespace: str) -> int:
+        """The number of the last event persisted for ``namespace`` (0 if none)."""
+        with self._lock:
+            row = self._conn.execute("SELECT max(event_seq) FROM events WHERE namespace = ?", (namespace,)).fetchone()
+        return int(row[0] or 0)
+
+    def events(self, namespace: str | None = None) -> list[PagingEvent]:
+        """The persisted event log (of one namespace, if given), in order."""
+        self.flush()
+        sql = f"SELECT {EVENT_COLUMNS} FROM events"
+        args: tuple[str, ...] = ()
+        if namespace is not None:
+            sql, args = sql + " WHERE namespace = ?", (namespace,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY seq", args, named=True).fetchall()
+        return [event_from_row(row) for row in rows]
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search_text(
+        self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
+    ) -> list[SearchHit]:
+        extra, args = filter_sql(where, "IS ?")
+        terms = query_terms(query)
+        if not terms or k <= 0:
+            return []
+        hits = self._indexes.search_text(terms, namespaces, k, extra, args)
+        hits.sort(key=lambda hit: (-hit.score, hit.page_id))
+        return hits[:k]
+
+    def search_vector(
+        self,
+        vector: npt.NDArray[np.float32],
+        *,
+        namespaces: Sequence[str],
+        k: int = 20,
+        where: Mapping[str, object] | None = None,
+    ) -> list[SearchHit]:
+        extra, args = filter_sql(where, "IS ?")
+        hits = self._indexes.search_vector(vector, namespaces, k, extra, args)
+        hits.sort(key=lambda hit: (-hit.score, hit.page_id))
+        return hits[:k]
+
+    def preload(self, namespaces: Sequence[str]) -> None:
+        """Start loading these namespaces' FAISS indexes in a background thread.
+
+        A large index takes seconds to read; a manager asks for this when it opens, so the first
+        search rarely has to wait. A search that does need an index still loading waits for it.
+        """
+        with self._lock:
+            if not self._closed:
+                self._indexes.preload(namespaces)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def save_indexes(self) -> None:
+        """Write every loaded FAISS and BM25 index atomically (each BM25 index after catching up with SQLite,
+        so the file holds exactly the pages up to the seq it names)."""
+        self._indexes.save()
+
+    def _start_checkpoint(self) -> None:
+        """Copy the WAL into the database in a background thread (SQLite would do it on the writing thread,
+        a few ms every thousand pages). A checkpoint still running is not doubled."""
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        if self._checkpointer is None:
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexint-checkpoint")
+        self._since_checkpoint = 0
+        self._checkpoint = self._checkpointer.submit(self._run_checkpoint)
+
+    def _run_checkpoint(self) -> None:
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(self.path / DB_NAME, check_same_thread=False, timeout=1.0)
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # busy or interrupted: the next one catches up, and closing the store checkpoints too
+
+    def close(self) -> None:
+        """Flush events, save indexes, close the database."""
+        if self._closed:
+            return
+        self._indexes.stop_loading()
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=True)
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+        self.flush()
+        self._indexes.save_on_close()
+        self._conn.close()
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"SqliteSwapStore({str(self.path)!r}, embedder={self.embedder.name!r})"

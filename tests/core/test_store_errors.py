@@ -1,0 +1,138 @@
+"""Store errors are told apart by exception class, SQLite result code and PostgreSQL SQLSTATE, never by
+message: only real damage is StoreCorrupted."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+
+from nexint_core import Action, Page, PageId, PagingEvent, StoreCorrupted, StoreError, StoreUnavailable, Tier
+from nexint_core.errors import NamespaceViolation, NexintError
+from nexint_core.stores import PostgresSwapStore, SqliteSwapStore
+from nexint_core.stores.postgres import _translate
+from nexint_core.stores.sqlite_db import is_busy, translate
+
+if TYPE_CHECKING:
+    from tests.postgres.server import Server
+
+
+def fill(directory: Path, count: int) -> None:
+    with SqliteSwapStore(directory) as store:
+        store.put(
+            [Page(PageId.make("MSG", n), f"note {n} about the weather in town {n % 17}", 12) for n in range(count)]
+        )
+
+
+def test_sqlite_damaged_pages_are_store_corrupted_by_result_code(tmp_path: Path) -> None:
+    fill(tmp_path / "store", 3000)
+    db = tmp_path / "store" / "nexint.db"
+    data = db.read_bytes()
+    middle = len(data) // 2
+    db.write_bytes(data[:middle] + random.Random(1).randbytes(4096) + data[middle + 4096 :])
+    store = SqliteSwapStore(tmp_path / "store", verify=False)  # the header is intact: it opens
+    with pytest.raises(StoreCorrupted, match="damaged") as caught:
+        list(store.scan())
+    store.close()
+    cause = caught.value.__cause__
+    assert isinstance(cause, sqlite3.DatabaseError)
+    assert cause.sqlite_errorname == "SQLITE_CORRUPT"
+
+
+def test_sqlite_damaged_header_is_store_corrupted_as_not_a_database(tmp_path: Path) -> None:
+    fill(tmp_path / "store", 10)
+    db = tmp_path / "store" / "nexint.db"
+    data = db.read_bytes()
+    db.write_bytes(data[:16] + random.Random(2).randbytes(84) + data[100:])  # the magic string survives
+    with pytest.raises(StoreCorrupted) as caught:
+        SqliteSwapStore(tmp_path / "store", verify=False)
+    cause = caught.value.__cause__
+    assert isinstance(cause, sqlite3.DatabaseError)
+    assert cause.sqlite_errorname == "SQLITE_NOTADB"
+
+
+def test_sqlite_integrity_error_of_a_bug_is_a_plain_store_error(tmp_path: Path) -> None:
+    with SqliteSwapStore(tmp_path / "store") as store:
+        sink = store.event_sink("default")
+        assert sink is not None
+        sink.emit(PagingEvent(1, 0.0, "MSG-000001", Action.ALLOCATE, "written", None, Tier.ACTIVE, 3, "LRU"))
+        broken = Page(PageId("MSG-000001"), "a page a bug left without a role", 3, role=None)  # type: ignore[arg-type]
+        with pytest.raises(StoreError) as caught:
+            store.put([broken])  # NOT NULL constraint failed: a real IntegrityError
+        assert type(caught.value) is StoreError
+        assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
+        assert store.pending_events == 1  # rolled back: the event waits for the next transaction
+        store.put([Page(PageId("MSG-000001"), "the same page, whole", 3)])
+        assert store.pending_events == 0
+        assert store.last_event_seq("default") == 1
+        assert len(store) == 1
+
+
+def test_sqlite_busy_database_is_a_store_error_marked_busy(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    holder, waiter = sqlite3.connect(path, isolation_level=None), sqlite3.connect(path, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            waiter.execute("BEGIN IMMEDIATE")
+        holder.execute("CREATE TABLE t (a UNIQUE)")
+        holder.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.IntegrityError) as duplicate:
+            holder.execute("INSERT INTO t VALUES (1)")
+    finally:
+        holder.close()
+        waiter.close()
+    error = translate(busy.value, path)
+    assert type(error) is StoreError
+    assert is_busy(busy.value)
+    assert not is_busy(duplicate.value)
+    assert type(translate(duplicate.value, path)) is StoreError
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (psycopg.errors.DataCorrupted("x"), StoreCorrupted),  # XX001
+        (psycopg.errors.IndexCorrupted("x"), StoreCorrupted),  # XX002
+        (psycopg.errors.InsufficientPrivilege("x"), NamespaceViolation),  # 42501
+        (psycopg.errors.InvalidCatalogName("x"), StoreError),  # 3D000
+        (psycopg.errors.InvalidPassword("x"), StoreError),  # 28P01
+        (psycopg.errors.InvalidAuthorizationSpecification("x"), StoreError),  # 28000
+        (psycopg.errors.SyntaxError("x"), StoreError),  # a bug: not damage, not retried
+        (psycopg.errors.AdminShutdown("x"), None),  # 57P01: retried, then StoreUnavailable
+        (psycopg.errors.CannotConnectNow("x"), None),  # 57P03
+        (psycopg.errors.ConnectionFailure("x"), None),  # 08006
+        (psycopg.OperationalError("server closed the connection unexpectedly"), None),  # lost: no SQLSTATE
+        (psycopg.errors.UniqueViolation("x"), None),  # two writers raced on one id: retried
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else type(value).__name__,
+)
+def test_postgres_errors_map_by_sqlstate(error: psycopg.Error, expected: type[NexintError] | None) -> None:
+    translated = _translate(error, "postgresql://user:secret@host/db")
+    if expected is None:
+        assert translated is None
+    else:
+        assert type(translated) is expected
+        assert "secret" not in str(translated)
+
+
+@pytest.mark.postgres
+def test_postgres_missing_database_is_a_store_error_at_once(postgres_server: Server) -> None:
+    uri = postgres_server.database_uri("nexint_no_such_database")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="nexint_no_such_database") as caught:
+        PostgresSwapStore(uri, retry_for=10.0)
+    assert type(caught.value) is StoreError  # refused for good: not retried as if the server were down
+    assert time.monotonic() - started < 5.0
+
+
+def test_postgres_server_that_does_not_answer_is_unavailable(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="unavailable"):
+        PostgresSwapStore(f"postgresql://postgres@/postgres?host={tmp_path}", retry_for=0.5)
+    assert time.monotonic() - started >= 0.5
