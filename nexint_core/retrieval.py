@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from nexint_core.embedders import content_words
 from nexint_core.errors import InvalidArgument
 from nexint_core.pages import Page
-from nexint_core.stores.base import SwapStore
+from nexint_core.stores import SwapStore
 
 __all__ = ["DISTINCT_BM25", "DISTINCT_COSINE", "Candidate", "Router", "ScoringWeights", "fuse", "score"]
 
