@@ -21,11 +21,6 @@ def test_tokens_special_token_text_is_ordinary_text() -> None:
     assert get_tokenizer().count("<|endoftext|>") > 1
 
 
-def test_tokens_o200k_resolves_from_an_installed_bundle() -> None:
-    tokenizer = TiktokenTokenizer("o200k_base")
-    assert tokenizer.count("Hello world") == 2
-
-
 def test_tokens_shipped_copy_loads_with_every_other_source_empty(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -100,11 +95,3 @@ def test_tokens_cl100k_counts_a_labelled_line_as_label_plus_text(label: str, tex
     tokenizer = get_tokenizer("cl100k_base")
     whole = tokenizer.count(f"{label} {text}\n{following}")
     assert whole == tokenizer.count(label) + tokenizer.count(f" {text}\n") + tokenizer.count(following)
-
-
-def test_tokens_o200k_is_not_line_additive() -> None:
-    """o200k's punctuation pre-token takes line breaks and slashes after it, across a line."""
-    tokenizer = get_tokenizer("o200k_base")
-    assert not getattr(tokenizer, "line_additive", True)
-    lines = ['[1?-"', "//."]
-    assert tokenizer.count("\n".join(lines)) != tokenizer.count(lines[0] + "\n") + tokenizer.count(lines[1])

@@ -22,6 +22,8 @@ from nexint_core.postgres_store import SCHEMA_VERSION, PostgresSwapStore, is_pos
 from nexint_core.sqlite_store import SqliteSwapStore
 from tests.postgres.server import Server
 
+pytestmark = pytest.mark.postgres
+
 FACT = "My sister Maria lives in Porto and teaches chemistry."
 TOPICS = ("trains", "weather", "gardening", "chess", "bread", "rivers", "football", "museums")
 
