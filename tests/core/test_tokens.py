@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from nexint_core import InvalidArgument, TiktokenTokenizer, TokenizerUnavailable, get_tokenizer
 from nexint_core import tokens as tokens_module
+from nexint_core.tokens import truncate
 
 
 def test_tokens_default_is_cl100k_and_counts_offline() -> None:
@@ -95,3 +96,17 @@ def test_tokens_cl100k_counts_a_labelled_line_as_label_plus_text(label: str, tex
     tokenizer = get_tokenizer("cl100k_base")
     whole = tokenizer.count(f"{label} {text}\n{following}")
     assert whole == tokenizer.count(label) + tokenizer.count(f" {text}\n") + tokenizer.count(following)
+
+
+@pytest.mark.parametrize(
+    "text", ["Lisboa é linda 🌊🌊🌊 e o café é ótimo. " * 20, "Vielen Dank für die Blumen! 🌷 " * 40]
+)
+def test_tokens_truncate_cuts_to_the_budget_never_inside_a_character(text: str) -> None:
+    tokenizer = get_tokenizer()
+    for limit in [*range(1, 40), 100]:
+        cut = truncate(text, limit, tokenizer)
+        assert tokenizer.count(cut) <= limit
+        assert "\ufffd" not in cut
+        assert text.startswith(cut)
+    assert truncate("short", 10, tokenizer) == "short"
+    assert truncate(text, 0, tokenizer) == ""
