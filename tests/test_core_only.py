@@ -28,8 +28,12 @@ SUBSET = [
 _COLLECTED = re.compile(r"^(\d+)(?:/(\d+))? tests? collected(?: \((\d+) deselected\))? in ", re.MULTILINE)
 
 
-def pytest_run(command: list[str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
+def pytest_run(command: list[str], basetemp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run pytest in ``ROOT``; its temporary directories go under ``basetemp``, never beside this run's (a
+    new numbered one would retire the oldest, and with it the PostgreSQL server's data directory)."""
+    return subprocess.run(
+        [*command, f"--basetemp={basetemp}", *args], capture_output=True, text=True, cwd=ROOT, timeout=600, check=False
+    )
 
 
 def collected(result: subprocess.CompletedProcess[str]) -> tuple[int, int]:
@@ -61,10 +65,10 @@ def test_core_only_blocker_makes_every_optional_package_unimportable() -> None:
     assert {"langchain", "llama_index", "nexint_bench", "matplotlib", "psycopg", "pgserver"} <= BLOCKED
 
 
-def test_core_only_collection_succeeds_and_reports_postgres_deselected() -> None:
-    marked, _ = collected(pytest_run(PYTEST, "--collect-only", "-m", "postgres", *COLLECTED))
+def test_core_only_collection_succeeds_and_reports_postgres_deselected(tmp_path: Path) -> None:
+    marked, _ = collected(pytest_run(PYTEST, tmp_path / "all", "--collect-only", "-m", "postgres", *COLLECTED))
     assert marked >= 1
-    result = pytest_run(CORE_ONLY, "--collect-only", *COLLECTED)
+    result = pytest_run(CORE_ONLY, tmp_path / "core", "--collect-only", *COLLECTED)
     selected, deselected = collected(result)
     assert deselected == marked
     assert selected > 900
@@ -73,8 +77,8 @@ def test_core_only_collection_succeeds_and_reports_postgres_deselected() -> None
     assert "PostgreSQL tests not run" in result.stdout
 
 
-def test_core_only_core_tests_pass() -> None:
-    result = pytest_run(CORE_ONLY, "-x", *SUBSET)
+def test_core_only_core_tests_pass(tmp_path: Path) -> None:
+    result = pytest_run(CORE_ONLY, tmp_path, "-x", *SUBSET)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"\d+ passed in [\d.]+s(?: \(\d+:\d\d:\d\d\))?", summary), summary
