@@ -35,10 +35,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/swap.py --dir .bench --json docs/swap-benchmark.json
 	$(PY) benchmarks/swap_reopen.py .bench/store --json docs/swap-reopen-benchmark.json
 	$(PY) benchmarks/assembly.py --json docs/assembly-benchmark.json
-	$(PY) -m nexint_core.cli bench recall --data $(LOCOMO) --json > docs/recall-benchmark.json
-	$(PY) -m nexint_core.cli bench recall --data $(LOCOMO) --protocol interleaved --json \
+	$(PY) -m nexint_bench recall --data $(LOCOMO) --json > docs/recall-benchmark.json
+	$(PY) -m nexint_bench recall --data $(LOCOMO) --protocol interleaved --json \
 		> docs/recall-interleaved-benchmark.json
-	$(PY) -m nexint_core.cli bench latency --json docs/latency-benchmark.json --plot docs/latency.png
+	$(PY) -m nexint_bench latency --json docs/latency-benchmark.json --plot docs/latency.png
 	$(PY) scripts/benchmarks_md.py --locomo $(LOCOMO)
 
 clean:

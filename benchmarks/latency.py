@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from nexint_core.cli import main
+from nexint_bench.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main(["bench", "latency", *sys.argv[1:]]))
+    raise SystemExit(main(["latency", *sys.argv[1:]]))

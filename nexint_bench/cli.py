@@ -1,16 +1,25 @@
-"""``memos bench``: the argument parsers of ``memos bench recall`` and ``memos bench latency``."""
+"""``memos bench``: the ``recall`` and ``latency`` subcommands, added to ``memos`` through the ``nexint.commands``
+entry point, and the same command without ``memos`` (``python -m nexint_bench``, ``benchmarks/*.py``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
 
-__all__ = ["add_bench_commands"]
+from nexint_core.errors import NexintError
+
+__all__ = ["add_bench_commands", "main"]
 
 
 def add_bench_commands(bench: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Add the ``recall`` and ``latency`` subcommands to the ``memos bench`` parser.
+    """recall and per-turn cost benchmarks against the frameworks' memories
 
-    Each subcommand sets ``handler(args, out) -> int``; bad input raises a ``NexintError``.
+    Adds the ``recall`` and ``latency`` subcommands to the ``memos bench`` parser (the first line above is
+    that command's help in ``memos --help``). Each subcommand sets ``handler(args, out) -> int``; bad input
+    raises a ``NexintError``.
     """
     from nexint_bench import latency, recall
 
@@ -18,3 +27,37 @@ def add_bench_commands(bench: argparse.ArgumentParser, parser_class: type[argpar
 
     recall.add_arguments(commands.add_parser("recall", help="evidence recall on LoCoMo-format data"))
     latency.add_arguments(commands.add_parser("latency", help="per-turn cost as history grows"))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors follow ``memos``'s ``[ERROR]`` convention."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"[ERROR] {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run ``memos bench ARGV`` (``main(["recall", "--data", ...])``); returns the exit status.
+
+    Output, errors and exit statuses are those of ``memos bench``: every failure prints one
+    ``[ERROR] <message>`` line on stderr and returns non-zero.
+    """
+    out = out if out is not None else sys.stdout
+    parser = _Parser(prog="memos bench")
+    add_bench_commands(parser, _Parser)
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args, out)
+        out.flush()
+        return status
+    except NexintError as exc:
+        print(f"[ERROR] {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (| head): not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("[ERROR] interrupted", file=sys.stderr)
+        return 130

@@ -6,6 +6,7 @@ Every failure prints ``[ERROR] <message>`` on stderr and exits non-zero, before 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import re
@@ -30,7 +31,9 @@ from nexint_core.session import list_sessions, load_session, resolve_session
 from nexint_core.stores import StoreBase, is_postgres_uri, open_store
 from nexint_core.stores.sqlite import DB_NAME
 
-__all__ = ["main", "offline_response"]
+__all__ = ["COMMAND_GROUP", "main", "offline_response"]
+
+COMMAND_GROUP = "nexint.commands"  # entry points that add a ``memos`` subcommand (``memos bench``)
 
 _ID = re.compile(r"\b[A-Z][A-Z0-9]{1,7}-\d{5,6}\b")
 DEMO_POLICY = PolicyConfig(name="demo", memory_budget_tokens=2048)
@@ -349,8 +352,42 @@ def _positive(text: str) -> int:
     return value
 
 
-def _no_bench(args: argparse.Namespace, out: TextIO) -> int:
-    raise InvalidArgument("memos bench needs the nexint_bench package, which ships with nexint: reinstall nexint")
+# Commands that ship with nexint in another package: what ``memos NAME`` says when that package is missing.
+_SHIPPED_COMMANDS = {"bench": "the nexint_bench package, which ships with nexint: reinstall nexint"}
+
+
+def _add_installed_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """A subcommand for each ``nexint.commands`` entry point (``memos bench`` is one).
+
+    The entry point names a hook ``hook(parser, parser_class)`` that fills in the subcommand's parser (the
+    first line of its docstring is the one-line help). A shipped command whose package is missing or cannot
+    be imported still parses, and fails with ``[ERROR]`` saying what to install.
+    """
+    for entry in entry_points(group=COMMAND_GROUP):
+        if entry.name in commands.choices:  # a built-in command, or an earlier entry point, keeps its name
+            continue
+        try:
+            hook = entry.load()
+        except ImportError as exc:
+            _add_unavailable(commands, entry.name, f" (cannot import {entry.value}: {exc})")
+            continue
+        summary = (inspect.getdoc(hook) or "").split("\n", 1)[0]
+        hook(commands.add_parser(entry.name, help=summary or None), _Parser)
+    for name in _SHIPPED_COMMANDS:
+        if name not in commands.choices:
+            _add_unavailable(commands, name)
+
+
+def _add_unavailable(commands: argparse._SubParsersAction[_Parser], name: str, detail: str = "") -> None:
+    """``memos NAME ...`` parses whatever follows, then fails with one ``[ERROR]`` line."""
+    message = f"memos {name} needs {_SHIPPED_COMMANDS.get(name, 'the package that provides it')}{detail}"
+
+    def unavailable(args: argparse.Namespace, out: TextIO) -> int:
+        raise InvalidArgument(message)
+
+    sub = commands.add_parser(name)
+    sub.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    sub.set_defaults(handler=unavailable)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -408,13 +445,7 @@ def _parser() -> argparse.ArgumentParser:
     ses.add_argument("--dir", help="a sessions directory (default: $NEXINT_HOME/sessions)")
     ses.set_defaults(handler=cmd_sessions)
 
-    bench = commands.add_parser("bench", help="recall and per-turn cost benchmarks against the frameworks' memories")
-    try:
-        from nexint_bench.cli import add_bench_commands  # shipped beside the core; never imports a framework
-    except ImportError:  # pragma: no cover - a partial install
-        bench.set_defaults(handler=_no_bench)
-    else:
-        add_bench_commands(bench, _Parser)
+    _add_installed_commands(commands)
     return parser
 
 

@@ -83,6 +83,7 @@ def test_python_block_runs(document: Path, index: int, tmp_path: Path, monkeypat
     exec(compile(code, f"{document.name}[python block {index}]", "exec"), namespace)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("name", sorted(ON_POSTGRES))
 def test_postgres_document_runs_against_a_real_server(
     name: str, postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

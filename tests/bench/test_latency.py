@@ -22,6 +22,7 @@ from nexint_bench._latency_worker import (
     TokenBufferMemory,
     make_memory,
 )
+from nexint_bench.cli import main as bench_main
 from nexint_bench.latency import Point, WorkerResult, bench, extrapolate, fit_power_law, render_table, run_point
 from nexint_core.cli import main
 from nexint_core.errors import InvalidArgument
@@ -345,9 +346,15 @@ def test_cli_writes_json_rows_and_a_png(tmp_path: Path) -> None:
         (["--json", "missing/out.json"], "is not a directory"),
     ],
 )
-def test_cli_rejects_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("through_memos", [True, False], ids=["memos bench", "nexint_bench.cli.main"])
+def test_cli_rejects_bad_input(
+    argv: list[str], message: str, through_memos: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = io.StringIO()
-    assert main(["bench", "latency", *argv], out=out) == 1
+    if through_memos:
+        assert main(["bench", "latency", *argv], out=out) == 1
+    else:
+        assert bench_main(["latency", *argv], out=out) == 1
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("[ERROR] ")

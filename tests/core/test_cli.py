@@ -6,21 +6,25 @@ module-scoped fixtures; every other test starts the CLI once or twice.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
-from nexint_core import MemoryManager, StepClock
-from nexint_core.cli import offline_response
+from nexint_core import MemoryManager, StepClock, cli
+from nexint_core.cli import COMMAND_GROUP, offline_response
 
+ROOT = Path(__file__).resolve().parents[2]
 QUERY = "Summarize my preferences"
 PROMPT_LINE = re.compile(r"\[PROMPT\] memory_tokens=(\d+)")
 TURN_LINE = re.compile(
@@ -670,3 +674,72 @@ def test_log_numbers_continue_across_reopens(tmp_path: Path) -> None:
     seqs = [json.loads(line)["seq"] for line in result.stdout.splitlines()]
     assert seqs == list(range(1, len(seqs) + 1))
     assert len(seqs) > len(built.events)
+
+
+# -- commands from entry points (memos bench) ------------------------------------------------------
+
+
+def add_hello(parser: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]) -> None:
+    """say hello
+
+    A ``nexint.commands`` hook for these tests.
+    """
+    assert parser_class is type(parser)  # the [ERROR] parser, for the hook's own subcommands
+    parser.add_argument("--name", required=True)
+    parser.set_defaults(handler=hello)
+
+
+def hello(args: argparse.Namespace, out: TextIO) -> int:
+    print(f"hello {args.name}", file=out)
+    return 0
+
+
+def test_commands_from_entry_points_join_memos(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = [EntryPoint(name, f"{__name__}:add_hello", COMMAND_GROUP) for name in ("hello", "run")]
+    monkeypatch.setattr(cli, "entry_points", lambda group: entries if group == COMMAND_GROUP else [])
+    out = io.StringIO()
+    assert cli.main(["hello", "--name", "Ada"], out=out) == 0
+    assert out.getvalue() == "hello Ada\n"
+    with pytest.raises(SystemExit) as failed:
+        cli.main(["hello"])
+    assert failed.value.code == 2
+    assert capsys.readouterr().err == "[ERROR] the following arguments are required: --name (see memos hello --help)\n"
+    with pytest.raises(SystemExit) as shown:
+        cli.main(["--help"])
+    assert shown.value.code == 0
+    assert re.search(r"\n    hello +say hello\n", capsys.readouterr().out)
+    assert cli._parser().parse_args(["run", "--query", "q"]).handler is cli.cmd_run  # built-ins keep their names
+
+
+def test_bench_without_its_entry_point_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    assert cli.main(["bench", "recall", "--data", "locomo10.json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "[ERROR] memos bench needs the nexint_bench package, which ships with nexint: reinstall nexint\n"
+    )
+
+
+def test_bench_that_cannot_be_imported_prints_one_error_line(tmp_path: Path) -> None:
+    code = (
+        "import sys, tests.import_blocker\ntests.import_blocker.install()\n"
+        "from nexint_core.cli import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code, "bench", "latency", "--cap", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "NEXINT_HOME": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    line = error_line(result)
+    assert line.startswith("[ERROR] memos bench needs the nexint_bench package, which ships with nexint: reinstall")
+    assert "(cannot import nexint_bench.cli:add_bench_commands: nexint_bench is blocked" in line

@@ -13,15 +13,14 @@ import pytest
 from nexint_core import HashingEmbedder, InvalidArgument, SentenceTransformerEmbedder, SqliteSwapStore
 from nexint_core.embedders import content_terms, content_words, stem
 
+# Shape, dtype, unit rows, determinism: tests/contracts/test_embedder_contract.py, for every embedder.
 
-def test_embedders_hashing_vectors_are_unit_length_and_deterministic() -> None:
-    embedder = HashingEmbedder()
-    vectors = embedder.embed(["My sister lives in Porto.", "the and of", ""])
-    assert vectors.shape == (3, 256)
-    assert vectors.dtype == np.float32
-    assert np.isclose(np.linalg.norm(vectors[0]), 1.0)
+
+def test_embedders_hashing_text_without_content_words_is_a_zero_vector() -> None:
+    vectors = HashingEmbedder().embed(["My sister lives in Porto.", "the and of", ""])
+    assert vectors[0].any()
     assert not vectors[1].any()  # stopwords only: no features, a zero vector
-    assert np.array_equal(embedder.embed(["My sister lives in Porto."])[0], vectors[0])
+    assert not vectors[2].any()
 
 
 def test_embedders_hashing_is_identical_across_processes() -> None:
@@ -73,7 +72,7 @@ def test_embedders_sentence_transformer_wraps_a_loaded_model() -> None:
 
     embedder = SentenceTransformerEmbedder(LoadedModel(), name="tiny")
     assert (embedder.name, embedder.dim) == ("st-tiny", 4)
-    assert embedder.embed(["a", "b"]).shape == (2, 4)
+    assert embedder.embed(["a", "b"]).tolist() == [[1.0, 0.0, 0.0, 0.0]] * 2  # the model is asked to normalise
 
 
 def test_embedders_power_durability_fsyncs_every_commit(tmp_path: Path) -> None:

@@ -38,7 +38,13 @@ def make(limit: int = 100, **kwargs: Any) -> MemoryManager:
 
 
 def state(mmu: MemoryManager) -> tuple[object, ...]:
-    return (mmu.page_table.snapshot(), mmu.events.last_seq, mmu.usage(), mmu.kernel.ids.state(), dict(mmu.kernel.groups))
+    return (
+        mmu.page_table.snapshot(),
+        mmu.events.last_seq,
+        mmu.usage(),
+        mmu.kernel.ids.state(),
+        dict(mmu.kernel.groups),
+    )
 
 
 def test_manager_quick_start_from_the_seed() -> None:

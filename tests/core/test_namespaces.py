@@ -33,7 +33,13 @@ def chatter(mmu: MemoryManager, turns: int = 30) -> None:
 
 
 def state(mmu: MemoryManager) -> tuple[object, ...]:
-    return (mmu.page_table.snapshot(), mmu.events.last_seq, mmu.usage(), mmu.kernel.ids.state(), dict(mmu.kernel.groups))
+    return (
+        mmu.page_table.snapshot(),
+        mmu.events.last_seq,
+        mmu.usage(),
+        mmu.kernel.ids.state(),
+        dict(mmu.kernel.groups),
+    )
 
 
 def store_state(store: SwapStore) -> list[tuple[str, str | None, str]]:

@@ -398,18 +398,7 @@ SENTENCES = [
 ]
 
 
-def test_extractive_summarizer_is_deterministic() -> None:
-    tokenizer = get_tokenizer()
-    outputs = {ExtractiveSummarizer().summarize(SPAN, 30, tokenizer) for _ in range(3)}
-    assert len(outputs) == 1
-    assert outputs.pop()
-
-
-@pytest.mark.parametrize("max_tokens", range(0, 90, 3))
-def test_extractive_summarizer_fits_max_tokens(max_tokens: int) -> None:
-    tokenizer = get_tokenizer()
-    summary = ExtractiveSummarizer().summarize(SPAN, max_tokens, tokenizer)
-    assert tokenizer.count(summary) <= max_tokens
+# Determinism and the max_tokens bound: tests/contracts/test_summarizer_contract.py, for every summarizer.
 
 
 @pytest.mark.parametrize("max_tokens", [12, 24, 36, 48, 1000])

@@ -40,7 +40,7 @@ print("continued")
 """
 
 
-@pytest.mark.parametrize("kind", ["directory", "postgres"])
+@pytest.mark.parametrize("kind", ["directory", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_restart_a_second_process_continues_and_recalls(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -37,7 +37,7 @@ with NexintMemory.from_defaults(token_limit=400, store=sys.argv[1]) as memory:
 """
 
 
-@pytest.mark.parametrize("kind", ["directory", "postgres"])
+@pytest.mark.parametrize("kind", ["directory", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_restart_second_process_continues_and_recalls(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

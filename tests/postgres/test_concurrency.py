@@ -29,6 +29,8 @@ from nexint_core.stores import PostgresSwapStore
 from tests.postgres._pg_writer import acknowledged, code_word, page_text, partial_calls, stored
 from tests.postgres.server import Server
 
+pytestmark = pytest.mark.postgres
+
 WRITER = Path(__file__).with_name("_pg_writer.py")
 WRITERS = {"aa": "alpha", "ab": "alpha", "ba": "beta", "bb": "beta"}  # writer tag -> its namespace
 PAGES_PER_WRITER = 1500

@@ -39,6 +39,8 @@ from tests.postgres._pg_writer import (
 )
 from tests.postgres.server import ENV, Server
 
+pytestmark = pytest.mark.postgres
+
 WRITER = Path(__file__).with_name("_pg_writer.py")
 
 

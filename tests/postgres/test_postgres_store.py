@@ -22,6 +22,8 @@ from nexint_core.stores import PostgresSwapStore, SqliteSwapStore, is_postgres_u
 from nexint_core.stores.postgres import SCHEMA_VERSION, migrate
 from tests.postgres.server import Server
 
+pytestmark = pytest.mark.postgres
+
 FACT = "My sister Maria lives in Porto and teaches chemistry."
 TOPICS = ("trains", "weather", "gardening", "chess", "bread", "rivers", "football", "museums")
 
