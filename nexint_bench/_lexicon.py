@@ -83,7 +83,7 @@ NAMES: tuple[tuple[str, str], ...] = (
 RELATIONS: tuple[tuple[str, str, str], ...] = (
     ("my brother", "my brother's", "his"), ("my sister", "my sister's", "her"),
     ("my cousin Marco", "my cousin Marco's", "his"), ("my cousin Lena", "my cousin Lena's", "her"),
-    ("my best friend Joel", "my best friend Joel's", "his"), ("my roommate Kate", "my roommate Kate's", "her"),
+    ("my best friend Joel", "my best friend Joel's", "his"), ("my colleague Kate", "my colleague Kate's", "her"),
     ("my boss", "my boss's", "her"), ("my dad", "my dad's", "his"), ("my mum", "my mum's", "her"),
     ("my neighbour Pete", "my neighbour Pete's", "his"), ("my aunt", "my aunt's", "her"),
     ("my uncle", "my uncle's", "his"), ("my old flatmate Rosa", "my old flatmate Rosa's", "her"),
@@ -293,7 +293,7 @@ FAMILIES: tuple[Family, ...] = (
         "dog",
         facts=(
             "We adopted a {breed} from the shelter {ago} and called him {pet}; he already chewed a slipper.",
-            "{Ago} a {breed} puppy joined us from the rescue, and we picked {pet} for his name.",
+            "{Ago} we adopted a {breed} puppy from the rescue and picked {pet} for his name.",
         ),
         near=(
             "{Who} adopted a {breed} called {pet} {ago}, the photos are adorable.",
@@ -345,7 +345,7 @@ FAMILIES: tuple[Family, ...] = (
         "home",
         facts=(
             "We live in {city} now, in a small flat right next to the {landmark}.",
-            "Our place in {city} is tiny, but the {landmark} is a five-minute walk away.",
+            "We live in a tiny place in {city}, but the {landmark} is a five-minute walk away.",
         ),
         near=(
             "{Who} lives in {city}, just around the corner from the {landmark}.",
@@ -357,26 +357,26 @@ FAMILIES: tuple[Family, ...] = (
             "Big news: we moved again, and we're settled in {city} near the {landmark} now.",
             "We packed up and moved to {city}; the new flat is close to the {landmark}.",
         ),
-        now=_asks("Where does {P} live now?", "In which town does {P} reside at present?",
+        now=_asks("Where did {P} move to most recently?", "In which town does {P} reside at present?",
                   "Which urban area is {P} based in currently?"),
-        before=_asks("Where did {P} live before the last move?", "Which town was {P}'s base prior to relocating?",
+        before=_asks("Where did {P} live before moving?", "Which town was {P}'s base prior to relocating?",
                      "Where did {P} reside previously?"),
     ),
     Family(
         "job",
         facts=(
             "I work as {job} at {company}, mostly early shifts this year.",
-            "My job at {company} keeps me busy; being {job} is never boring.",
+            "My work at {company} keeps me busy; being {job} is never boring.",
         ),
         near=(
             "{Who} works as {job} at {company} and loves it.",
             "{Who} just got hired as {job} at {company}.",
         ),
         answer="{job} at {company}",
-        value=_asks("What is {P}'s job?", "What is {P}'s occupation?", "How does {P} earn a living?"),
+        value=_asks("Where does {P} work, and as what?", "What is {P}'s occupation?", "How does {P} earn a living?"),
         updates=(
             "I changed jobs! I started as {job} at {company} this month.",
-            "Fresh start: I'm {job} at {company} since Monday, new badge and everything.",
+            "Fresh start, new job: I'm {job} at {company} since Monday, badge and everything.",
         ),
         now=_asks("What job does {P} have now?", "What is {P}'s present occupation?",
                   "Who employs {P} currently, and in what role?"),
@@ -457,7 +457,7 @@ FAMILIES: tuple[Family, ...] = (
             "{Mname}, my younger brother, is {age} now and finally learning to cook.",
         ),
         near=(
-            "{Whose} younger brother {mname} just turned {age} as well.",
+            "My colleague's younger brother {mname} just turned {age} as well.",
             "My cousin {mname} turned {age} and threw a huge party.",
         ),
         answer="{mname}, who is {age}",
@@ -471,7 +471,7 @@ FAMILIES: tuple[Family, ...] = (
             "{Fname}, my sister, works as {job} over in {city} and visits when she can.",
         ),
         near=(
-            "{Whose} sister {fname} is {job} in {city}.",
+            "My flatmate's sister {fname} is {job} in {city}.",
             "My friend {fname} is {job} in {city}, we met at school.",
         ),
         answer="{fname}, {job} in {city}",
@@ -486,7 +486,7 @@ FAMILIES: tuple[Family, ...] = (
         ),
         near=(
             "{Who} teaches {subject} at a high school across town.",
-            "{Whose} partner teaches {subject} at the same high school as everyone else in the family.",
+            "{Whose} partner teaches {subject} at a school near the station.",
         ),
         answer="{subject} ({rname})",
         value=_asks("What does {P}'s partner teach?", "Which discipline does {P}'s significant other cover in class?",
@@ -499,11 +499,11 @@ FAMILIES: tuple[Family, ...] = (
             "Grandma {fname} will be {elder} this {month}, sharper than all of us.",
         ),
         near=(
-            "{Whose} grandmother turns {elder} in {month}, they're planning a big lunch.",
+            "{Whose} landlady turns {elder} in {month}, they're planning a big lunch.",
             "Our neighbour {fname} turns {elder} in {month}, the whole street is invited.",
         ),
         answer="{elder} (her name is {fname})",
-        value=_asks("How old will {P}'s grandmother be?", "What age is {P}'s nan reaching?",
+        value=_asks("How old will {P}'s grandmother {fname} be?", "What age is {P}'s nan reaching?",
                     "How old is {P}'s granny going to be soon?"),
     ),
     Family(
@@ -546,7 +546,7 @@ FAMILIES: tuple[Family, ...] = (
         "instrument",
         facts=(
             "I started learning the {instrument} {ago}, and my neighbours are being very patient.",
-            "{Ago} I had my first {instrument} lesson; my fingers are sore but I love it.",
+            "{Ago} I had my first {instrument} lesson; learning it makes my fingers sore but I love it.",
         ),
         near=(
             "{Who} plays the {instrument} in a local orchestra.",
@@ -569,16 +569,16 @@ FAMILIES: tuple[Family, ...] = (
             "{Who} coaches {sport} for kids on {weekday} evenings.",
         ),
         answer="{sport}",
-        value=_asks("What sport does {P} do?", "Which athletic activity does {P} take part in?",
+        value=_asks("What sport does {P} do on {weekday} evenings?", "Which athletic activity does {P} take part in?",
                     "What physical pastime has {P} signed up for?"),
         updates=(
-            "I quit my old club, it's {sport} on {weekday} evenings for me now.",
+            "New sport for me: {sport}, {weekday} evenings, I quit my old club.",
             "Switched sports: I've started {sport}, training every {weekday}.",
         ),
         now=_asks("What sport does {P} do now?", "Which athletic activity does {P} currently take part in?",
                   "What physical pastime is {P} into at present?"),
-        before=_asks("What sport did {P} do before switching?", "Which athletic activity did {P} give up?",
-                     "What physical pastime was {P} into previously?"),
+        before=_asks("What sport did {P} do on {weekday} evenings before switching?",
+                     "Which athletic activity did {P} give up?", "What physical pastime was {P} into previously?"),
     ),
     Family(
         "language",
@@ -591,31 +591,31 @@ FAMILIES: tuple[Family, ...] = (
             "{Who} speaks fluent {language}, which is handy when we travel.",
         ),
         answer="{language}",
-        value=_asks("What language is {P} learning?", "Which foreign tongue is {P} studying?",
+        value=_asks("Which language is {P} taking lessons in?", "Which foreign tongue is {P} studying?",
                     "What is {P} trying to become fluent in?"),
     ),
     Family(
         "trip",
         facts=(
-            "We got back from {country} {ago}; the food there was incredible and the hikes were long.",
-            "{Ago} I landed home after ten days in {country}, and I'm still jet-lagged.",
+            "We got back from our trip to {country} {ago}; the food was incredible and the hikes were long.",
+            "{Ago} I landed home after a ten-day trip to {country}, and I'm still jet-lagged.",
         ),
         near=(
             "{Who} flew to {country} for a conference and sent me postcards.",
             "{Who} is planning a trip to {country} later this year.",
         ),
         answer="{country}",
-        value=_asks("Which country did {P} visit?", "Which nation did {P} holiday in?",
+        value=_asks("Where did {P} go on {their} trip?", "Which nation did {P} holiday in?",
                     "What foreign destination did {P} go to?"),
         when=_asks("When did {P} get back from {country}?", "When did {P} return from holidaying abroad?",
                    "When was {P}'s vacation overseas over?"),
-        both=_asks("Which countries did {P} visit?", "Which foreign destinations did {P} go to?",
+        both=_asks("Where did {P} go on {their} trips?", "Which foreign destinations did {P} go to?",
                    "Which nations did {P} holiday in?"),
     ),
     Family(
         "concert",
         facts=(
-            "I saw {band} play at the {venue} {ago}; my ears are still ringing.",
+            "I went to see {band} play at the {venue} {ago}; my ears are still ringing.",
             "{Ago} I went to see {band} at the {venue}, best show in years.",
         ),
         near=(
@@ -649,7 +649,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "book",
         facts=(
-            "I'm halfway through '{title}' by {author}, I can't put it down.",
+            "I'm halfway through the book '{title}' by {author}, I can't put it down.",
             "Reading '{title}' by {author} at the moment; the ending of each chapter kills me.",
         ),
         near=(
@@ -683,7 +683,7 @@ FAMILIES: tuple[Family, ...] = (
                     "What show has {P} glued to the screen?"),
         updates=(
             "Finished that series, my new obsession is {series}.",
-            "I've moved on to {series} now, two seasons in already.",
+            "I've moved on to a new series, {series}, two seasons in already.",
         ),
         now=_asks("What series is {P} hooked on now?", "Which programme is {P} currently binge-viewing?",
                   "What show has {P} glued to the screen at present?"),
@@ -715,11 +715,12 @@ FAMILIES: tuple[Family, ...] = (
             "Back in {city}, where I grew up, we used to swim near the {landmark}.",
         ),
         near=(
-            "{Who} grew up in {city} too, small world.",
+            "{Who} grew up in {city}, by the {landmark}.",
             "{Who} was born in {city} but left as a toddler.",
         ),
         answer="{city}",
-        value=_asks("Where did {P} grow up?", "Where did {P} spend childhood?", "Which town was {P} raised in?"),
+        value=_asks("Where did {P} grow up, near the {landmark}?", "Where did {P} spend childhood?",
+                    "Which town was {P} raised in?"),
     ),
     Family(
         "degree",
@@ -760,14 +761,14 @@ FAMILIES: tuple[Family, ...] = (
             "{Who} walks {km} kilometres to work, which seems excessive.",
         ),
         answer="{km} kilometres",
-        value=_asks("How far does {P} cycle to work?", "What distance is {P}'s ride to the office?",
+        value=_asks("How long is {P}'s commute to work?", "What distance is {P}'s ride to the office?",
                     "How long is {P}'s journey by pedal power?"),
     ),
     Family(
         "coffee",
         facts=(
             "My usual coffee order is a {size} {drink} with {milk} milk, no sugar.",
-            "The barista knows me: {size} {drink}, {milk} milk, every morning.",
+            "The barista knows my usual: {size} {drink}, {milk} milk, every morning.",
         ),
         near=(
             "{Who} always orders a {size} {drink} with {milk} milk.",
@@ -782,8 +783,8 @@ FAMILIES: tuple[Family, ...] = (
         ),
         now=_asks("What is {P}'s usual coffee order now?", "Which hot beverage does {P} currently buy?",
                   "What does {P} typically get at the café at present?"),
-        before=_asks("What was {P}'s coffee order before the switch?", "Which hot beverage did {P} buy previously?",
-                     "What did {P} typically get at the café earlier?"),
+        before=_asks("What was {P}'s usual coffee order before the switch?",
+                     "Which hot beverage did {P} buy previously?", "What did {P} typically get at the café earlier?"),
     ),
     Family(
         "tattoo",
@@ -807,17 +808,18 @@ FAMILIES: tuple[Family, ...] = (
         "injury",
         facts=(
             "I broke my {bone} {ago} falling off a ladder, so typing is slow.",
-            "{Ago} I slipped on the stairs and broke my {bone}, now it's in a cast.",
+            "{Ago} I had a fall on the stairs and broke my {bone}, now it's in a cast.",
         ),
         near=(
             "{Who} broke {their} {bone} skiing.",
             "{Who} sprained {their} {bone} playing football.",
         ),
         answer="{their} {bone}",
-        value=_asks("What did {P} break?", "Which bone did {P} fracture?", "What part of the body did {P} injure?"),
+        value=_asks("What did {P} break in a fall?", "Which bone did {P} fracture?",
+                    "What part of the body did {P} injure?"),
         when=_asks("When did {P} break {their} {bone}?", "When did {P} suffer the fracture?",
                    "When was {P} injured?"),
-        both=_asks("Which bones has {P} broken?", "Which fractures has {P} suffered?",
+        both=_asks("What has {P} broken in falls?", "Which fractures has {P} suffered?",
                    "What parts of the body has {P} injured?"),
     ),
     Family(
@@ -827,11 +829,11 @@ FAMILIES: tuple[Family, ...] = (
             "{Ago} my brother and his wife welcomed a baby girl, {fname}, so tiny.",
         ),
         near=(
-            "{Who} had a baby boy named {mname}.",
-            "{Who} is expecting a girl and wants to call her {fname}.",
+            "A colleague of mine had a baby boy named {mname}.",
+            "My best friend is expecting a girl and wants to call her {fname}.",
         ),
         answer="{fname}",
-        value=_asks("What is the name of {P}'s niece?", "What is {P}'s newborn niece called?",
+        value=_asks("What is the name of {P}'s new baby niece?", "What is {P}'s newborn niece called?",
                     "What is the newest addition to {P}'s family called?"),
         when=_asks("When was {P}'s niece {fname} born?", "When was {P}'s niece born?",
                    "When did {P}'s niece arrive in the world?"),
@@ -840,7 +842,7 @@ FAMILIES: tuple[Family, ...] = (
         "fear",
         facts=(
             "I'm terrified of {fear}, always have been, even as a kid.",
-            "Honestly {fear} scare me more than anything, I freeze up completely.",
+            "Honestly {fear} scare me more than anything, I'm terrified and freeze up completely.",
         ),
         near=(
             "{Who} is scared of {fear}, which makes camping interesting.",
@@ -853,7 +855,7 @@ FAMILIES: tuple[Family, ...] = (
         "volunteer",
         facts=(
             "I volunteer at the {place} every {weekday} morning before work.",
-            "{Weekday} mornings I help at the {place}, unpaid but it's the best part of my week.",
+            "{Weekday} mornings I volunteer at the {place}; unpaid, but it's the best part of my week.",
         ),
         near=(
             "{Who} volunteers at the {place} on weekends.",
@@ -874,7 +876,7 @@ FAMILIES: tuple[Family, ...] = (
             "{Who} wants {fish} but keeps forgetting to buy a tank.",
         ),
         answer="{count} {fish}",
-        value=_asks("What fish does {P} keep?", "What aquatic pets does {P} have?",
+        value=_asks("What fish does {P} have in the tank?", "What aquatic pets does {P} have?",
                     "Which swimming creatures does {P} own?"),
     ),
     Family(
@@ -895,7 +897,7 @@ FAMILIES: tuple[Family, ...] = (
         "restaurant",
         facts=(
             "Our go-to restaurant is {resto} on {street}; their {dish} is perfect.",
-            "We end up at {resto} on {street} most Fridays, the {dish} there is worth it.",
+            "Our favourite restaurant is {resto} on {street}, the {dish} there is worth it.",
         ),
         near=(
             "{Who} swears by {resto} on {street}, but I've never been.",
@@ -923,7 +925,7 @@ FAMILIES: tuple[Family, ...] = (
         "saving",
         facts=(
             "I'm saving up for {item}, I should have enough by {month}.",
-            "Every spare coin goes toward {item}; by {month} it should be mine.",
+            "Every spare coin I'm saving goes toward {item}; by {month} it should be mine.",
         ),
         near=(
             "{Who} is saving for {item} too.",
@@ -1013,7 +1015,7 @@ FAMILIES: tuple[Family, ...] = (
         "neighbour",
         facts=(
             "Our new neighbour {rname} is a retired {trade} who bakes bread for the whole street.",
-            "The retired {trade} who moved in upstairs is called {rname}, a lovely soul.",
+            "The retired {trade} who moved in upstairs, our neighbour {rname}, is a lovely soul.",
         ),
         near=(
             "{Whose} neighbour {rname} is a retired {trade} as well.",
@@ -1040,8 +1042,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "win",
         facts=(
-            "I won {prize} at the {contest} {ago}, totally unexpected.",
-            "{Ago} I took {prize} at the {contest}, I'm still grinning.",
+            "I entered the {contest} {ago} and won {prize}, totally unexpected.",
+            "{Ago} I entered the {contest} and won {prize}, I'm still grinning.",
         ),
         near=(
             "{Who} won {prize} at the {contest}.",
@@ -1052,14 +1054,14 @@ FAMILIES: tuple[Family, ...] = (
                     "What was {P} awarded, and for what?"),
         when=_asks("When did {P} win at the {contest}?", "When was {P} awarded that honour?",
                    "When did {P} triumph in that competition?"),
-        both=_asks("What has {P} won?", "Which competitions did {P} triumph in?",
+        both=_asks("Which contests has {P} entered and won?", "Which competitions did {P} triumph in?",
                    "What honours has {P} been awarded?"),
     ),
     Family(
         "collection",
         facts=(
             "I collect {collectible} and have about {pile} of them now.",
-            "My {collectible} collection is up to {pile}, the shelves are full.",
+            "I collect {collectible}; the collection is up to {pile}, the shelves are full.",
         ),
         near=(
             "{Who} collects {collectible} too.",

@@ -7,7 +7,8 @@ Methods: nexint under each eviction policy, ``window`` (the newest turns that fi
 ConversationTokenBufferMemory and LlamaIndex's ChatMemoryBuffer keep), ``bm25`` and ``vector`` (the
 best-ranked turns written so far, packed into the budget). Protocols: ``end`` (the whole conversation,
 then every question) and ``interleaved`` (each question right after the turn that completes its
-evidence, plus ``--delay`` turns).
+evidence, plus ``--delay`` turns). ``--data`` names a file, or a generated held-out set
+(``synthetic:facts`` or ``synthetic:reworded``, see :mod:`nexint_bench.synthetic`).
 
 The nexint-specific pieces are :func:`make_manager`, :func:`write_turns` and :func:`nexint_context`:
 tune those, not the harness around them.

@@ -11,7 +11,7 @@ of two trips).
 
 Two kinds, with the same conversations for the same seed (only the questions differ):
 
-- ``facts``: half the questions in the fact's own words, half reworded;
+- ``facts``: most questions in the fact's own words (70%), the rest reworded;
 - ``reworded``: every question reworded, and none shares a word with its evidence turns, by nexint's own
   stemmed content terms or by the raw lower-case words without stopwords (see :func:`shared_words`);
   a question that would is asked with another template, or dropped.
@@ -82,7 +82,7 @@ TWICE_CHANCE = 0.6  # of a fact whose family can happen twice (and cannot change
 NEAR_CHANCE = 0.6  # of a near miss for each fact
 BEFORE_CHANCE = 0.7  # of also asking, after an update, what the value was before it
 WHEN_CHANCE = 0.5  # of also asking when an event happened
-LITERAL_CHANCE = 0.5  # in ``facts`` sets, of asking in the fact's own words
+LITERAL_CHANCE = 0.7  # in ``facts`` sets, of asking in the fact's own words (else reworded)
 _FIRST_DAY = datetime(2022, 1, 3)
 _T = TypeVar("_T")
 
@@ -164,6 +164,7 @@ def _family_slots(family: Family) -> tuple[str, ...]:
 class _Plant:
     """One planted turn: a fact, an update or a near miss, with its slot values and where it went."""
 
+    template: str
     values: dict[str, str]
     text: str = ""
     position: int = -1
@@ -255,7 +256,7 @@ class _Writer:
             if key not in used and text not in self.texts:
                 used.add(key)
                 self.texts.add(text)
-                return _Plant(values, text)
+                return _Plant(template, values, text)
         raise AssertionError(f"the {family.name!r} family ran out of distinct values")  # pragma: no cover
 
     def place(self, plant: _Plant, speaker: int, low: int = 0, high: int | None = None) -> None:
@@ -278,7 +279,8 @@ def _plant_facts(rng: _Rng, talk: _Conversation, turns: int) -> list[_Group]:
             if family.updates and rng.chance(UPDATE_CHANCE):
                 group.second, group.change = writer.plant(family, family.updates), "update"
             elif family.both is not None and rng.chance(TWICE_CHANCE):
-                group.second, group.change = writer.plant(family, family.facts), "twice"
+                other = [text for text in family.facts if text != group.first.template]  # said another way
+                group.second, group.change = writer.plant(family, other), "twice"
             groups.append(group)
     nears = []
     for group in groups:
