@@ -26,10 +26,12 @@ def test_conversation_begin_assembles_before_it_writes_the_message() -> None:
         conversation.write([turn("user", f"Small talk about trains, message {number}."), turn("assistant", "Sure.")])
     context, ids = conversation.begin(turn("user", "What is my locker code at the gym?"))
     assert context.prompt.query == "What is my locker code at the gym?"
-    assert ids and conversation.manager.get(ids[0]).content == "What is my locker code at the gym?"
+    assert ids
+    assert conversation.manager.get(ids[0]).content == "What is my locker code at the gym?"
     shown = {page.id for frame in context.recent for page in frame}
     assert ids[0] not in shown  # assembled before it was written: it never recalls itself
-    assert context.system is not None and FACT in context.system
+    assert context.system is not None
+    assert FACT in context.system
 
 
 def test_conversation_context_without_page_in_logs_no_page_in() -> None:

@@ -20,8 +20,8 @@ from nexint_core import (
     Tier,
     rebuild_from_events,
 )
-from nexint_core.sqlite_store import SqliteSwapStore
 from nexint_core.retrieval import ScoringWeights
+from nexint_core.sqlite_store import SqliteSwapStore
 from tests.conftest import CountingTokenizer
 
 FACT = "My locker combination is 3141."
