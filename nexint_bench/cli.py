@@ -17,17 +17,20 @@ __all__ = ["add_bench_commands", "main"]
 def add_bench_commands(bench: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]) -> None:
     """recall and per-turn cost benchmarks against the frameworks' memories
 
-    Adds the ``recall``, ``latency`` and ``chat`` subcommands to the ``memos bench`` parser (the first line above is
+    Adds the ``recall``, ``latency``, ``chat`` and ``generate`` subcommands to the ``memos bench`` parser (the first line above is
     that command's help in ``memos --help``). Each subcommand sets ``handler(args, out) -> int``; bad input
     raises a ``NexintError``.
     """
-    from nexint_bench import chat, latency, recall
+    from nexint_bench import chat, latency, recall, synthetic
 
     commands = bench.add_subparsers(dest="bench_command", required=True, parser_class=parser_class)
 
     recall.add_arguments(commands.add_parser("recall", help="evidence recall on LoCoMo-format data"))
     latency.add_arguments(commands.add_parser("latency", help="per-turn cost as history grows"))
     chat.add_arguments(commands.add_parser("chat", help="what the model receives in long chats with tool calls"))
+    synthetic.add_arguments(
+        commands.add_parser("generate", help="write a seeded synthetic recall set (LoCoMo format) to a file")
+    )
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,7 +7,8 @@ Methods: nexint under each eviction policy, ``window`` (the newest turns that fi
 ConversationTokenBufferMemory and LlamaIndex's ChatMemoryBuffer keep), ``bm25`` and ``vector`` (the
 best-ranked turns written so far, packed into the budget). Protocols: ``end`` (the whole conversation,
 then every question) and ``interleaved`` (each question right after the turn that completes its
-evidence, plus ``--delay`` turns).
+evidence, plus ``--delay`` turns). ``--data`` names a file, or a generated held-out set
+(``synthetic:facts`` or ``synthetic:reworded``, see :mod:`nexint_bench.synthetic`).
 
 The nexint-specific pieces are :func:`make_manager`, :func:`write_turns` and :func:`nexint_context`:
 tune those, not the harness around them.
@@ -34,6 +35,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from nexint_bench import synthetic
 from nexint_bench._options import positive_ints
 from nexint_core import __version__
 from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
@@ -54,10 +56,12 @@ __all__ = [
     "add_arguments",
     "evaluate",
     "evidence_recall",
+    "load_data",
     "make_manager",
     "nexint_context",
     "pack",
     "parse_evidence",
+    "parse_samples",
     "read_samples",
     "run",
     "window_context",
@@ -122,8 +126,8 @@ def parse_evidence(entry: object) -> list[str]:
     return [f"D{int(session)}:{int(turn)}" for session, turn in _DIALOGUE_ID.findall(entry)]
 
 
-def _fail(path: Path, where: str, problem: str) -> InvalidArgument:
-    return InvalidArgument(f"{path}: {where}: {problem}")
+def _fail(source: str, where: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(f"{source}: {where}: {problem}")
 
 
 def read_samples(path: Path) -> tuple[list[Sample], str]:
@@ -134,15 +138,31 @@ def read_samples(path: Path) -> tuple[list[Sample], str]:
         raise InvalidArgument(f"--data {path}: no such file") from None
     except OSError as exc:
         raise InvalidArgument(f"--data {path}: cannot read it ({exc.strerror or exc})") from None
+    return parse_samples(raw, str(path))
+
+
+def parse_samples(raw: bytes, source: str) -> tuple[list[Sample], str]:
+    """Every sample of LoCoMo-format JSON bytes, and their sha256; ``source`` names them in errors."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise InvalidArgument(f"--data {path}: not UTF-8 text, so not LoCoMo JSON") from None
+        raise InvalidArgument(f"--data {source}: not UTF-8 text, so not LoCoMo JSON") from None
     except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"--data {path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+        raise InvalidArgument(f"--data {source}: not JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, list) or not data:
-        raise _fail(path, "file", "expected a non-empty list of LoCoMo samples")
-    return [_sample(path, index, item) for index, item in enumerate(data)], hashlib.sha256(raw).hexdigest()
+        raise _fail(source, "file", "expected a non-empty list of LoCoMo samples")
+    return [_sample(source, index, item) for index, item in enumerate(data)], hashlib.sha256(raw).hexdigest()
+
+
+def load_data(data: str) -> tuple[list[Sample], dict[str, Any]]:
+    """The samples ``--data`` names, a file or a generated set (``synthetic:KIND?seed=N&...``, see
+    :mod:`nexint_bench.synthetic`), and what the report's config records of them."""
+    chosen = synthetic.parse_source(data)
+    if chosen is None:
+        samples, digest = read_samples(Path(data))
+        return samples, {"data": str(Path(data)), "data_sha256": digest}
+    samples, digest = parse_samples(synthetic.to_json(chosen.generate()), chosen.spec)
+    return samples, {"data": chosen.spec, "data_sha256": digest, "synthetic": chosen.config()}
 
 
 def _session_time(value: object, previous: float | None) -> float:
@@ -156,15 +176,15 @@ def _session_time(value: object, previous: float | None) -> float:
     return _FIRST_SESSION if previous is None else previous + _DAY
 
 
-def _sample(path: Path, index: int, item: object) -> Sample:
+def _sample(source: str, index: int, item: object) -> Sample:
     where = f"sample {index}"
     if not isinstance(item, dict):
-        raise _fail(path, where, f"expected an object, got {type(item).__name__}")
+        raise _fail(source, where, f"expected an object, got {type(item).__name__}")
     sample_id = str(item.get("sample_id", f"sample-{index}"))
     where = f"sample {index} ({sample_id})"
     talk = item.get("conversation")
     if not isinstance(talk, dict):
-        raise _fail(path, where, "missing 'conversation' mapping")
+        raise _fail(source, where, "missing 'conversation' mapping")
     numbers = sorted(int(match[1]) for key in talk if (match := _SESSION_KEY.fullmatch(key)))
     turns: list[Turn] = []
     by_id: dict[str, int] = {}
@@ -172,35 +192,35 @@ def _sample(path: Path, index: int, item: object) -> Sample:
     for number in numbers:
         session = talk[f"session_{number}"]
         if not isinstance(session, list):
-            raise _fail(path, f"{where} session_{number}", "expected a list of turns")
+            raise _fail(source, f"{where} session_{number}", "expected a list of turns")
         when = _session_time(talk.get(f"session_{number}_date_time"), when)
         for position, turn in enumerate(session):
             if not isinstance(turn, dict) or not isinstance(turn.get("speaker"), str):
-                raise _fail(path, f"{where} session_{number} turn {position}", "needs a 'speaker' string")
+                raise _fail(source, f"{where} session_{number} turn {position}", "needs a 'speaker' string")
             if not isinstance(turn.get("text"), str):
-                raise _fail(path, f"{where} session_{number} turn {position}", "needs a 'text' string")
+                raise _fail(source, f"{where} session_{number} turn {position}", "needs a 'text' string")
             raw_id = str(turn.get("dia_id", f"D{number}:{position + 1}"))
             ids = parse_evidence(raw_id)
             dia_id = ids[0] if len(ids) == 1 else raw_id
             if dia_id in by_id:
-                raise _fail(path, f"{where} session_{number} turn {position}", f"dia_id {raw_id!r} is used twice")
+                raise _fail(source, f"{where} session_{number} turn {position}", f"dia_id {raw_id!r} is used twice")
             by_id[dia_id] = len(turns)
             speaker, text = turn["speaker"], turn["text"]
             turns.append(Turn(dia_id, speaker, text, when, f"{speaker}: {text}"))
     if not turns:
-        raise _fail(path, where, "the conversation has no session_<N> turns")
+        raise _fail(source, where, "the conversation has no session_<N> turns")
     qa = item.get("qa", [])
     if not isinstance(qa, list):
-        raise _fail(path, where, "'qa' must be a list")
+        raise _fail(source, where, "'qa' must be a list")
     questions: list[Question] = []
     excluded: Counter[int] = Counter()
     repaired = dropped = 0
     for number, entry in enumerate(qa):
         if not isinstance(entry, dict) or not isinstance(entry.get("question"), str):
-            raise _fail(path, f"{where} qa {number}", "needs a 'question' string")
+            raise _fail(source, f"{where} qa {number}", "needs a 'question' string")
         category = entry.get("category")
         if isinstance(category, bool) or not isinstance(category, int):
-            raise _fail(path, f"{where} qa {number}", f"'category' must be an integer, got {category!r}")
+            raise _fail(source, f"{where} qa {number}", f"'category' must be an integer, got {category!r}")
         raw = entry.get("evidence", [])
         raw = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else [raw]
         evidence: list[str] = []
@@ -555,7 +575,12 @@ def evaluate(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``memos bench recall``; sets ``handler=run``."""
-    parser.add_argument("--data", required=True, help="a LoCoMo-format JSON file (a list of samples)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="a LoCoMo-format JSON file (a list of samples), or a generated set: "
+        "synthetic:facts or synthetic:reworded, optionally ?seed=N&conversations=N&turns=N",
+    )
     parser.add_argument("--conversations", help="sample indexes, ranges and lists like 0-2,5 (default: all)")
     parser.add_argument("--budgets", default=DEFAULT_BUDGETS, help=f"token budgets (default: {DEFAULT_BUDGETS})")
     parser.add_argument(
@@ -640,8 +665,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     dump_path = Path(args.dump_contexts) if args.dump_contexts else None
     if dump_path is not None and not dump_path.parent.is_dir():
         raise InvalidArgument(f"--dump-contexts {dump_path}: {dump_path.parent} is not a directory")
-    data = Path(args.data)
-    samples, digest = read_samples(data)
+    samples, source = load_data(args.data)
     indexes = parse_indexes(args.conversations, len(samples)) if args.conversations else list(range(len(samples)))
     chosen = [samples[index] for index in indexes]
     tokenizer = get_tokenizer(None)
@@ -654,8 +678,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
     report = {
         "config": {
-            "data": str(data),
-            "data_sha256": digest,
+            **source,
             "conversations": indexes,
             "sample_ids": [sample.sample_id for sample in chosen],
             "budgets": budgets,
