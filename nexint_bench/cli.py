@@ -15,10 +15,10 @@ __all__ = ["add_bench_commands", "main"]
 
 
 def add_bench_commands(bench: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]) -> None:
-    """recall and per-turn cost benchmarks against the frameworks' memories
+    """recall, per-turn cost and long-chat benchmarks against the frameworks' memories
 
-    Adds the ``recall``, ``latency``, ``chat`` and ``generate`` subcommands to the ``memos bench`` parser (the first line above is
-    that command's help in ``memos --help``). Each subcommand sets ``handler(args, out) -> int``; bad input
+    Adds the ``recall``, ``latency``, ``chat`` and ``generate`` subcommands to the ``memos bench`` parser (the
+    first line above is that command's help in ``memos --help``). Each subcommand sets ``handler(args, out) -> int``; bad input
     raises a ``NexintError``.
     """
     from nexint_bench import chat, latency, recall, synthetic

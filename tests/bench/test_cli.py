@@ -20,7 +20,7 @@ from tests.bench.locomo_sample import write_locomo
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMOS = Path(sys.executable).parent / "memos"
-BENCH_HELP = "recall and per-turn cost benchmarks against the frameworks' memories"
+BENCH_HELP = "recall, per-turn cost and long-chat benchmarks against the frameworks' memories"
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
@@ -47,7 +47,7 @@ def test_cli_memos_help_lists_bench_with_its_one_line_help() -> None:
     assert " ".join(result.stdout.split("\n    bench", 1)[1].split()).startswith(BENCH_HELP)
     result = run(MEMOS, "bench", "--help")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: memos bench [-h] {recall,latency} ...")
+    assert result.stdout.startswith("usage: memos bench [-h] {recall,latency,chat,generate} ...")
 
 
 @pytest.mark.parametrize(
