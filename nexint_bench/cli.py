@@ -18,8 +18,8 @@ def add_bench_commands(bench: argparse.ArgumentParser, parser_class: type[argpar
     """recall, per-turn cost and long-chat benchmarks against the frameworks' memories
 
     Adds the ``recall``, ``latency``, ``chat`` and ``generate`` subcommands to the ``memos bench`` parser (the
-    first line above is that command's help in ``memos --help``). Each subcommand sets ``handler(args, out) -> int``; bad input
-    raises a ``NexintError``.
+    first line above is that command's help in ``memos --help``). Each subcommand sets
+    ``handler(args, out) -> int``; bad input raises a ``NexintError``.
     """
     from nexint_bench import chat, latency, recall, synthetic
 
