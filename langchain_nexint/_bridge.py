@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import (
@@ -26,17 +26,51 @@ from langchain_core.messages import (
     message_to_dict,
     messages_from_dict,
 )
+from langgraph.config import get_config
 
-from nexint_core import Frame, MemoryManager, NexintError, Page
+from nexint_core import Frame, InvalidArgument, MemoryManager, NexintError, Page
 from nexint_core.conversation import Conversation, TurnContext
+from nexint_core.pages import DEFAULT_NAMESPACE
 
-__all__ = ["DEFAULT_TOKEN_LIMIT", "META_KEY", "Bridge", "frame_of", "message_key", "message_of"]
+__all__ = [
+    "DEFAULT_TOKEN_LIMIT",
+    "META_KEY",
+    "Bridge",
+    "check_messages",
+    "frame_of",
+    "message_key",
+    "message_of",
+    "thread_of",
+]
 
 DEFAULT_TOKEN_LIMIT = 4096
 META_KEY = "langchain"
 _ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system", "function": "tool"}
 _DROPPED = ("response_metadata", "usage_metadata")  # provider bookkeeping, not model input
 _GROUP_MEMORY = 4096  # tool-call ids remembered to find a result's group (results follow their call closely)
+
+
+def check_messages(messages: object, where: str) -> None:
+    """Raise :class:`InvalidArgument` unless ``messages`` is a sequence of LangChain messages."""
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise InvalidArgument(f"{where} takes a list of LangChain messages, got {type(messages).__name__}")
+    for message in messages:
+        if not isinstance(message, BaseMessage):
+            raise InvalidArgument(f"{where} takes LangChain messages, got {type(message).__name__}: {message!r:.60}")
+
+
+def thread_of(runtime: Any) -> str:
+    """The thread a graph run serves: ``configurable.thread_id`` of its config, else a ``thread_id`` in the
+    runtime context (a mapping or an object); ``default`` outside a thread."""
+    try:
+        config = get_config()
+    except RuntimeError:  # not inside a runnable
+        config = {}
+    thread = (config.get("configurable") or {}).get("thread_id")
+    if thread is None:
+        context = getattr(runtime, "context", None)
+        thread = context.get("thread_id") if isinstance(context, Mapping) else getattr(context, "thread_id", None)
+    return DEFAULT_NAMESPACE if thread is None else str(thread)
 
 
 def role_of(message: BaseMessage) -> str:
@@ -88,9 +122,10 @@ def frame_of(message: BaseMessage, *, group: str | None = None, key: str | None 
     return Frame(role_of(message), text, group, {META_KEY: meta})
 
 
-def message_of(pages: Sequence[Page]) -> BaseMessage:
-    """The message one frame's pages came from (a frame nexint wrote itself becomes a plain message)."""
-    text = " ".join(page.content for page in pages)
+def message_of(pages: Sequence[Page], text: str | None = None) -> BaseMessage:
+    """The message one frame's pages came from (a frame nexint wrote itself becomes a plain message), with
+    ``text`` (an excerpt, say) instead of the pages' own when given."""
+    text = " ".join(page.content for page in pages) if text is None else text
     meta = pages[0].metadata.get(META_KEY)
     if isinstance(meta, dict) and isinstance(meta.get("data"), dict):
         data = dict(meta["data"])
@@ -221,10 +256,10 @@ class Bridge:
         is left to the caller."""
         system = SystemMessage(context.system) if context.system is not None else None
         recent: list[tuple[str, BaseMessage]] = []
-        for frame_pages in context.recent:
-            meta = frame_pages[0].metadata.get(META_KEY)
+        for frame in context.recent:
+            meta = frame.pages[0].metadata.get(META_KEY)
             key = meta.get("key") if isinstance(meta, dict) else None
-            recent.append((key if isinstance(key, str) else frame_pages[0].id, message_of(frame_pages)))
+            recent.append((key if isinstance(key, str) else frame.pages[0].id, message_of(frame.pages, frame.text)))
         return system, recent
 
     def clear(self) -> None:

@@ -15,15 +15,19 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables.config import run_in_executor
 
-from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge
+from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge, check_messages
 from nexint_core import EvictionPolicy, MemoryManager, SwapStore
-from nexint_core.manager import open_manager
+from nexint_core.manager import open_manager, session_namespace
 
 __all__ = ["NexintChatMessageHistory"]
 
 
 class NexintChatMessageHistory(BaseChatMessageHistory):
     """A chat history whose ``messages`` are the context assembled for a query, within ``token_limit`` tokens.
+
+    ``session_id`` names the history's namespace, so histories of several sessions on one store stay apart
+    (``RunnableWithMessageHistory``'s factory passes it: ``lambda session_id: NexintChatMessageHistory(session_id,
+    store="memory/")``); without it (and without ``namespace=``) the history uses the ``default`` namespace.
 
     ``messages`` pages in for ``query`` (by default the latest human message written) and returns a system
     message (core, summaries, archive pages) and the recent turns. ``RunnableWithMessageHistory`` reads the
@@ -42,6 +46,7 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
 
     def __init__(
         self,
+        session_id: str | None = None,
         *,
         manager: MemoryManager | None = None,
         token_limit: int | None = None,
@@ -52,6 +57,7 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
         **manager_options: Any,
     ) -> None:
         super().__init__()
+        namespace = session_namespace(session_id, namespace, "NexintChatMessageHistory")
         opened, owned = open_manager(
             manager,
             default_limit=DEFAULT_TOKEN_LIMIT,
@@ -60,6 +66,7 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
             policy=policy,
             namespace=namespace,
             options=manager_options,
+            adapter="NexintChatMessageHistory",
         )
         self._bridge = Bridge(opened, owned=owned)
         self.query = query
@@ -98,6 +105,7 @@ class NexintChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Write the messages in one batch (a tool call and its results as one group)."""
+        check_messages(messages, "NexintChatMessageHistory.add_messages")
         with self._bridge.lock:
             self._bridge.write(messages, once=False)
             self._read = None

@@ -87,6 +87,7 @@ class NexintMemory(BaseMemory):
             policy=policy,
             namespace=namespace,
             options=manager_options,
+            adapter="NexintMemory",
         )
         self._bridge = Bridge(opened, owned=owned)
 

@@ -172,11 +172,15 @@ class NexintMemory(BaseMemory):
             messages.append(ChatMessage(role=MessageRole.SYSTEM, content=context.system))
         skip = last.page_ids if last is not None else frozenset()
         for frame in context.recent:
-            pages = [page for page in frame if page.id not in skip]
-            if pages:
-                messages.append(to_message(pages))
+            if not any(page.id in skip for page in frame.pages):
+                messages.append(to_message(frame.pages, frame.text))
         if last is not None:  # its tokens are the query's, which the assembled prompt counted
-            messages.append(last.message.model_copy(deep=True))
+            message = last.message.model_copy(deep=True)
+            if context.query != last.frame.text:  # too long for the budget: the excerpt the prompt counted
+                message = ChatMessage(
+                    role=message.role, content=context.query, additional_kwargs=message.additional_kwargs
+                )
+            messages.append(message)
         return messages
 
     def get_all(self) -> list[ChatMessage]:

@@ -116,10 +116,12 @@ def _role(role: str) -> MessageRole:
         return MessageRole.USER
 
 
-def to_message(pages: Sequence[Page]) -> ChatMessage:
-    """Rebuild the message one frame's pages (in write order) hold; pages written without the adapter
-    become plain text messages of their role (``user`` for a role LlamaIndex does not know)."""
-    text = " ".join(page.content for page in pages)  # how the core joins a frame's pages
+def to_message(pages: Sequence[Page], text: str | None = None) -> ChatMessage:
+    """Rebuild the message one frame's pages (in write order) hold, with ``text`` (an excerpt, say) instead
+    of theirs when given; pages written without the adapter become plain text messages of their role
+    (``user`` for a role LlamaIndex does not know)."""
+    if text is None:
+        text = " ".join(page.content for page in pages)  # how the core joins a frame's pages
     skeleton = pages[0].metadata.get(META_KEY)
     if not isinstance(skeleton, dict):
         return ChatMessage(role=_role(pages[0].role), content=text)

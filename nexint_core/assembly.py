@@ -15,6 +15,7 @@ from typing import Any
 
 from nexint_core.clock import format_time
 from nexint_core.errors import InvalidArgument, PageTooLarge
+from nexint_core.excerpts import MIN_EXCERPT, excerpt
 from nexint_core.ids import PageId
 from nexint_core.pages import Page, frames_of
 from nexint_core.tokens import Tokenizer
@@ -115,6 +116,7 @@ class PromptView:
     skipped: Sequence[LeftOut] = ()
     previous: Sequence[str] = ()
     promoted: Sequence[PageId] = ()
+    floor: Collection[str] = ()  # pages of the recent-turns floor: always shown, as excerpts if they must be
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class AssembledPrompt:
     stable_prefix_tokens: int
     promoted: tuple[PageId, ...] = ()
     lines: tuple[str, ...] = field(default=(), repr=False)  # the text's lines, to compare the next prompt's prefix
+    query_text: str = ""  # the query as the prompt shows it: an excerpt when it alone would crowd the budget
 
     @property
     def page_ids(self) -> list[PageId]:
@@ -194,6 +197,10 @@ class _Counter:
     """
 
     __slots__ = ("_cache", "_tokenizer", "additive")
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self._tokenizer
 
     def __init__(self, tokenizer: Tokenizer, cache: dict[str, int]) -> None:
         self._tokenizer, self._cache = tokenizer, cache
@@ -274,9 +281,22 @@ def _allowance(share: int | float, free: int) -> int:
 
 
 def minimum_budget(query: str, system: str, tokenizer: Tokenizer, cache: dict[str, int] | None = None) -> int:
-    """Tokens the system anchor and the query take whatever else fits: the smallest usable budget."""
+    """Tokens the system anchor and the query take whatever else fits (a long query as a short excerpt): the
+    smallest usable budget."""
     count = _Counter(tokenizer, cache if cache is not None else {})
-    return (count.line(system) if system else 0) + count.line(_HEADERS["query"]) + count("user: " + query)
+    query_tokens = min(count("user: " + query), count("user: ") + MIN_EXCERPT)
+    return (count.line(system) if system else 0) + count.line(_HEADERS["query"]) + query_tokens
+
+
+def _query_item(query: str, room: int, count: _Counter) -> PromptItem:
+    """The query's section line; a query over half the room left after the system anchor is an excerpt."""
+    tokens = count("user: " + query)
+    cap = max(MIN_EXCERPT, room // 2)
+    if tokens > cap:
+        where = "the whole message is kept in the archive"
+        query, _ = excerpt(query, cap - count("user: "), count.tokenizer, where=where)
+        tokens = count("user: " + query)
+    return PromptItem((), "user", "user: " + query, (("user", query),), tokens)
 
 
 def assemble_prompt(
@@ -291,10 +311,11 @@ def assemble_prompt(
     count = _Counter(tokenizer, label_cache)
     shares = {**DEFAULT_SECTIONS, **check_sections(view.sections)}
     system_tokens = count.line(system) if system else 0
-    query_tokens = minimum_budget(query, system, tokenizer, label_cache) - system_tokens
-    query_item = PromptItem((), "user", "user: " + query, (("user", query),), query_tokens)
+    query_header = count.line(_HEADERS["query"])
+    body = _query_item(query, budget - system_tokens - query_header, count)
+    query_item = PromptItem((), "user", body.text, body.turns, body.tokens + query_header)
     free = budget - system_tokens - query_item.tokens
-    if free < 0:
+    if free < 0 or budget < minimum_budget(query, system, tokenizer, label_cache):
         raise PageTooLarge(
             f"a budget of {budget} tokens cannot hold the system anchor and the query "
             f"({system_tokens + query_item.tokens} tokens)"
@@ -307,7 +328,10 @@ def assemble_prompt(
     carry = 0
     recent_units = _units(view.recent)
     recent_items = _items(recent_units, count, labelled=False, dated=False)
-    allowance = _allowance(shares["recent"], free)  # what the recent turns get at least
+    recent_header = count.line(_HEADERS["recent"])
+    floor = _floor(recent_units, view.floor)
+    recent_items, floor, floor_tokens = _fit_floor(recent_units, recent_items, floor, free - recent_header, count)
+    allowance = max(_allowance(shares["recent"], free), floor_tokens + recent_header)  # the recent turns' least
     moved, gaps, answers = _recalled_matches(recent_units, recent_items, view.matched, gaps, allowance)
     archive_units = [*(recent_units[i] for i in moved), *_units(view.archive)]  # this query's resident matches first
     anchors = {**view.context_of, **answers}
@@ -319,6 +343,7 @@ def assemble_prompt(
         if page.id in anchors and unit_of.get(anchors[page.id], index) != index
     }
     staying = [i for i in range(len(recent_units)) if i not in moved]
+    forced = {position for position, i in enumerate(staying) if i in floor}
     recent_units = [recent_units[i] for i in staying]
     candidates = {
         "core": _items(_units(view.core), count, labelled=True, dated=False),
@@ -342,12 +367,15 @@ def assemble_prompt(
     )
     fits = {name: _Fit(candidates[name], count.line(_HEADERS[name]), count) for name in _MEMORY_SECTIONS}
     fits["archive"].requires = requires  # context only beside the match it belongs to
+    free -= fits["recent"].force(forced)  # the floor first: its turns reach the model whatever else does
     rooms: dict[str, int] = {}
     for name in _MEMORY_SECTIONS:  # each section's share, plus what the sections before it left
-        room = min(free, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
+        held = fits[name].tokens
+        room = min(free + held, _allowance(shares[name], budget - system_tokens - query_item.tokens) + carry)
+        room = max(room, held)
         tokens = fits[name].take(preference[name], room, stops if name == "recent" else None)
         rooms[name] = max(room, 0)
-        free -= tokens
+        free -= tokens - held
         carry = max(room - tokens, 0)
     for name in _SECOND_PASS:  # room no section used goes to what was left out, the query's recalls first
         if not isinstance(shares[name], int):  # a budget in tokens is a cap
@@ -355,7 +383,7 @@ def assemble_prompt(
             extra = fits[name].take(preference[name], held + free, stops if name == "recent" else None) - held
             free -= extra
             rooms[name] += extra
-    orphan = _answer_first(fits["recent"], recent_units, recent_order)
+    orphan = _answer_first(fits["recent"], recent_units, recent_order, forced)
     for name in _MEMORY_SECTIONS:
         items, chosen, tokens = candidates[name], fits[name].chosen, fits[name].tokens
         placement = chronological if name == "archive" else range(len(items))
@@ -402,6 +430,7 @@ def assemble_prompt(
         stable_prefix_tokens=stable,
         promoted=tuple(view.promoted),
         lines=tuple(lines),
+        query_text=query_item.turns[0][1],
     )
 
 
@@ -456,6 +485,61 @@ def _recalled_matches(
     return chosen, set(gaps) | stop, answers
 
 
+def _floor(units: list[list[Page]], floor: Collection[str]) -> set[int]:
+    """The recent units in the floor: the newest, back to the first unit holding none of its pages."""
+    if not floor:
+        return set()
+    chosen: set[int] = set()
+    for index in reversed(range(len(units))):
+        if not any(page.id in floor for page in units[index]):
+            break
+        chosen.add(index)
+    return chosen
+
+
+def _fit_floor(
+    units: list[list[Page]], items: list[PromptItem], floor: set[int], room: int, count: _Counter
+) -> tuple[list[PromptItem], set[int], int]:
+    """The floor's items within ``room``: whole if they fit, else the longest messages cut to one cap (the
+    largest that fits, found by bisection) as excerpts; the oldest floor units go only if even excerpts of
+    :data:`MIN_EXCERPT` tokens cannot fit. Returns the items, the floor kept, and its tokens."""
+    floor = set(floor)
+    while floor:
+        total = sum(items[i].tokens for i in floor)
+        if total <= room:
+            return items, floor, total
+        frames = {i: frames_of(units[i]) for i in floor}
+        texts = {i: [text for _, text in items[i].turns] for i in floor}
+        fixed = sum(count(f"{frame[0].role}:") for i in floor for frame in frames[i])
+        sizes = [count(f" {text}\n") for i in floor for text in texts[i]]
+        low, high = MIN_EXCERPT, max(sizes)
+        if fixed + sum(min(size, low) for size in sizes) > room:
+            floor.discard(min(floor))  # not even excerpts fit: the oldest goes
+            continue
+        while low < high:  # the largest cap whose excerpts fit
+            middle = (low + high + 1) // 2
+            if fixed + sum(min(size, middle) for size in sizes) <= room:
+                low = middle
+            else:
+                high = middle - 1
+        cut = list(items)
+        for i in floor:
+            turns = []
+            for frame, (role, text) in zip(frames[i], items[i].turns, strict=True):
+                if count(f" {text}\n") > low:
+                    where = f"the whole message is {frame[0].id}" + (f"..{frame[-1].id}" if len(frame) > 1 else "")
+                    text, _ = excerpt(text, max(1, low - 2), count.tokenizer, where=where)
+                turns.append((role, text))
+            tokens = sum(count(f"{role}:") + count(f" {text}\n") for role, text in turns)
+            line = "\n".join(f"{role}: {text}" for role, text in turns)
+            cut[i] = PromptItem(items[i].page_ids, items[i].role, line, tuple(turns), tokens, items[i].day)
+        total = sum(cut[i].tokens for i in floor)
+        if total <= room:
+            return cut, floor, total
+        room -= total - room  # the excerpts' markers cost more than guessed: aim lower
+    return items, floor, 0
+
+
 class _Fit:
     """The items a section keeps, and its tokens: its header, theirs, and a line per day among them."""
 
@@ -503,19 +587,31 @@ class _Fit:
                 break
         return self.tokens
 
+    def force(self, indices: Collection[int]) -> int:
+        """Take these items whatever the room (the recent-turns floor); returns the tokens taken."""
+        for index in sorted(indices):
+            self.tokens += self._items[index].tokens + (0 if self.chosen else self._header)
+            self.chosen.add(index)
+        return self.tokens
+
     def drop(self, index: int) -> None:
         """Give back a recent turn taken (recent items carry no day line)."""
         self.chosen.discard(index)
         self.tokens -= self._items[index].tokens + (0 if self.chosen else self._header)
 
 
-def _answer_first(fit: _Fit, units: list[list[Page]], order: list[int]) -> int | None:
-    """The stretch of recent turns starts with a question, not an answer whose question was cut off;
-    returns the answer dropped, if any."""
+def _answer_first(fit: _Fit, units: list[list[Page]], order: list[int], forced: Collection[int]) -> int | None:
+    """The stretch of recent turns starts with a question, not an answer whose question was cut off (unless
+    the answer is in the floor); returns the answer dropped, if any."""
     stretch = [index for index in order if index in fit.chosen]
     if stretch:
         oldest = stretch[-1]
-        if units[oldest][0].role == "assistant" and oldest > 0 and oldest - 1 not in fit.chosen:
+        if (
+            units[oldest][0].role == "assistant"
+            and oldest > 0
+            and oldest - 1 not in fit.chosen
+            and oldest not in forced
+        ):
             fit.drop(oldest)
             return oldest
     return None

@@ -26,6 +26,7 @@ from nexint_core.retrieval import ScoringWeights
 from nexint_core.settings import (
     DEFAULT_LIMIT,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_RECENT_FLOOR,
     DEFAULT_SUMMARY_SPAN,
     MemorySettings,
     check_budgets,
@@ -104,6 +105,7 @@ class PolicyConfig(BaseModel):
     page_size_tokens: int = Field(default=DEFAULT_PAGE_SIZE, ge=MIN_PAGE_SIZE)
     page_in_budget_tokens: int | None = Field(default=None, ge=0)
     promote_if: str | None = None
+    recent_floor_messages: int = Field(default=DEFAULT_RECENT_FLOOR, ge=0)
     sections: dict[str, int | float] = Field(default_factory=lambda: dict(DEFAULT_SECTIONS))
     scoring: ScoringConfig = Field(default_factory=lambda: ScoringConfig())
     summary: SummaryConfig = Field(default_factory=lambda: SummaryConfig())
@@ -168,6 +170,7 @@ class PolicyConfig(BaseModel):
             sections=self.sections,
             weights=self.scoring.weights(),
             promote_if=self.promote_if,
+            recent_floor=self.recent_floor_messages,
         )
 
     @classmethod
@@ -183,6 +186,7 @@ class PolicyConfig(BaseModel):
             page_size_tokens=settings.page_size,
             page_in_budget_tokens=settings.page_in_budget,
             promote_if=settings.promote_if,
+            recent_floor_messages=settings.recent_floor,
             sections=dict(settings.sections),
             scoring=ScoringConfig.from_weights(settings.weights),
             summary=SummaryConfig(
@@ -207,6 +211,7 @@ class PolicyConfig(BaseModel):
             "summary_span": self.summary.span,
             "sections": self.sections,
             "promote_if": self.promote_if,
+            "recent_floor": self.recent_floor_messages,
             "policy_label": self.label,
         }
 

@@ -19,18 +19,36 @@ from nexint_core.ids import PageId
 from nexint_core.manager import MemoryManager
 from nexint_core.pages import Frame, Page, frames_of
 
-__all__ = ["SYSTEM_SECTIONS", "Conversation", "TurnContext"]
+__all__ = ["SYSTEM_SECTIONS", "Conversation", "RecentFrame", "TurnContext"]
 
 SYSTEM_SECTIONS = ("system", "core", "summaries", "archive")  # what the system message holds, in this order
 
 
 @dataclass(frozen=True, slots=True)
+class RecentFrame:
+    """A recent turn as it is sent: its pages (their metadata rebuilds the message) and its text, which is an
+    excerpt when the whole would not fit."""
+
+    pages: tuple[Page, ...]
+    text: str
+
+    @property
+    def excerpted(self) -> bool:
+        return self.text != " ".join(page.content for page in self.pages)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnContext:
-    """What to send for a turn: the system message (None when it would be empty) and the recent turns."""
+    """What to send for a turn: the system message (None when it would be empty), the recent turns, and the
+    query's text as the prompt holds it (an excerpt of a message too long for the budget)."""
 
     prompt: AssembledPrompt
     system: str | None
-    recent: tuple[tuple[Page, ...], ...]  # each recent frame's pages, in write order, with their content
+    recent: tuple[RecentFrame, ...]
+
+    @property
+    def query(self) -> str:
+        return self.prompt.query_text
 
     @classmethod
     def of(cls, prompt: AssembledPrompt, manager: MemoryManager) -> TurnContext:
@@ -38,10 +56,11 @@ class TurnContext:
         system = None
         if any(section.items for section in prompt.sections if section.name in SYSTEM_SECTIONS):
             system = prompt.messages[0]["content"]
-        frames: list[tuple[Page, ...]] = []
+        frames: list[RecentFrame] = []
         for item in prompt.section("recent").items:
             pages = [manager.get(page_id) for page_id in item.page_ids]
-            frames.extend(tuple(frame) for frame in frames_of(pages))
+            for frame, (_, text) in zip(frames_of(pages), item.turns, strict=True):
+                frames.append(RecentFrame(tuple(frame), text))
         return cls(prompt, system, tuple(frames))
 
 
@@ -82,7 +101,9 @@ class Conversation:
 
     def history(self) -> list[tuple[Page, ...]]:
         """Every frame stored in the conversation's namespace, in the order written (summaries left out)."""
-        pages = [page for page in self.manager.stored_pages() if page.role != "summary"]
+        pages = [
+            page for page in self.manager.stored_pages() if page.role != "summary" and "excerpt_of" not in page.metadata
+        ]  # a message archived whole is listed whole, not as the excerpt that stood in for it
         return [tuple(frame) for frame in frames_of(pages)]
 
     def clear(self) -> int:

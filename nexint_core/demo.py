@@ -50,7 +50,13 @@ def run_demo(out: TextIO, *, limit_tokens: int = 160, policy: str = "LRU") -> Me
         file=out,
     )
     evictions = mmu.events.filter(action=Action.EVICT)
-    print(f"[EVICT] {len(evictions)} pages evicted by {mmu.policy_name}; first: {evictions[0].reason}", file=out)
+    victims = [event for event in evictions if event.reason.startswith(mmu.policy_name)]
+    print(
+        f"[EVICT] {len(evictions)} pages evicted: {len(victims)} {mmu.policy_name} victims, "
+        f"{len(evictions) - len(victims)} of the last six messages (still shown, read from swap); "
+        f"first {mmu.policy_name} victim: {victims[0].reason}",
+        file=out,
+    )
     group_tiers = {page.tier for page in mmu.page_table if page.group_id == "call-1"}
     print(f"[GROUP] tool call and result share one tier: {sorted(str(t) for t in group_tiers)}", file=out)
 

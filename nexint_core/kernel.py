@@ -25,6 +25,7 @@ from nexint_core.errors import (
     StoreError,
 )
 from nexint_core.events import Action, EventLog
+from nexint_core.floor import FloorUnit, RecentFloor
 from nexint_core.ids import IdAllocator, observe_global
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Page, Tier
@@ -81,6 +82,7 @@ class PagingKernel:
         self.namespace, self.shared = namespace, tuple(shared)
         self.summarizer, self.promote_if = summarizer, promote_if
         self.page_table = PageTable()
+        self.floor = RecentFloor(policy, messages=settings.recent_floor, tokens=settings.floor_tokens)
         self.ids = IdAllocator(reserve=store.reserve_ids)
         self.groups: dict[str, list[Page]] = {}
         self.watcher: PageWatcher = _Unwatched()
@@ -136,15 +138,29 @@ class PagingKernel:
         active_units = {page.unit: page for page in table.pages(Tier.ACTIVE)}
         for key, _ in sorted(active_units.items(), key=lambda item: (item[1].last_used or 0.0, item[1].vaddr)):
             self.policy.on_insert(key)
+        for key, page in sorted(active_units.items(), key=lambda item: item[1].vaddr):  # the newest: the floor
+            if page.namespace == self.namespace:
+                self.floor.remove(key)
+                self.floor.written(key, self.floor_unit(self.unit(page)))
         now = self.clock.now()
         while table.tokens(Tier.CORE) > self.settings.core_budget:
             newest = table.pages(Tier.CORE)[-1]
             for member in self.unit(newest):
                 self.move(member, Tier.ACTIVE, Action.UNPIN, "core budget is smaller than on the last run", now)
-            self.policy.on_insert(newest.unit)
+            self.floor.resident(newest.unit)
         while table.tokens(Tier.SUMMARY) > self.settings.summary_budget:
             self.move(table.pages(Tier.SUMMARY)[0], Tier.SWAP, Action.SUMMARIZE, "summary budget shrank", now)
-        self.make_room(0, now)
+        self.make_room(0, now, yielding=True)
+
+    @staticmethod
+    def floor_unit(unit: list[Page]) -> FloorUnit:
+        """What the floor knows of a unit: its tokens, its messages, and whether it opens a turn."""
+        first = unit[0]
+        return FloorUnit(
+            sum(page.tokens or 0 for page in unit),
+            sum(1 for page in unit if page.part == 0),
+            first.part == 0 and first.role == "user",
+        )
 
     def register(self, page: Page) -> None:
         """Index a page that just entered the table by id and group (a swapped one keeps no content)."""
@@ -208,20 +224,20 @@ class PagingKernel:
         for page in pages:
             page.created = page.created if page.created is not None else now
             page.last_used = page.last_used if page.last_used is not None else now
-        policy = self.policy
+        floor = self.floor
         self._unstored.update((page.id, page) for page in pages)
         if key is None:
             for page in pages:
-                self.make_room(page.tokens or 0, now)
+                self.make_room(page.tokens or 0, now, yielding=True)
                 table.add(page, target)
                 if target is Tier.ACTIVE:
-                    policy.on_insert(page.id)
+                    floor.written(page.id, self.floor_unit([page]))
                 self.admitted(page, now)
         else:
             if group_tier is Tier.ACTIVE:
-                policy.on_remove(key)  # protect the group while room is made for its new members
+                floor.remove(key)  # protect the group while room is made for its new members
             swapped_in = member_tokens if group_tier is Tier.SWAP or group_tier is Tier.SUMMARY else 0
-            self.make_room(new_tokens + swapped_in, now)
+            self.make_room(new_tokens + swapped_in, now, yielding=True)
             if group_tier is not None and group_tier is not target:
                 if target is Tier.CORE:
                     action, reason = Action.PIN, f"group {group_id!r} pinned on write"
@@ -235,8 +251,24 @@ class PagingKernel:
                 table.add(page, target)
                 self.admitted(page, now)
             if target is Tier.ACTIVE:
-                policy.on_insert(key)
+                floor.written(key, self.floor_unit(self.groups[key]))
         self.store_put(pages, now)  # after placement, so the virtual addresses written are final
+
+    def archive(self, pages: list[Page], excerpt: Page) -> None:
+        """Place the pages of a frame too large for the working set straight in swap (an ``excerpt`` page
+        stands in for them), and store them."""
+        now = self.clock.now()
+        self._unstored.update((page.id, page) for page in pages)  # their content stays until stored
+        for page in pages:
+            page.created = page.last_used = now
+            self.page_table.add(page, Tier.SWAP)
+            self.ids.observe(page.id)
+            observe_global(page.id)
+            reason = f"written, {page.tokens} tokens; archived whole, too large for the working set ({excerpt.id})"
+            self.record(page, Action.ALLOCATE, reason, None, Tier.SWAP, now)
+            if page.quarantined:
+                self.record(page, Action.QUARANTINE, "quarantined on write", Tier.SWAP, Tier.SWAP, now)
+        self.store_put(pages, now)
 
     def store_put(self, pages: list[Page], now: float) -> None:
         """Write pages through to the store (or add them to write_many's batch); a failure takes them back."""
@@ -264,8 +296,8 @@ class PagingKernel:
             if page.id not in self.page_table:
                 continue
             unit = page.unit
-            if page.tier is Tier.ACTIVE:
-                self.policy.on_remove(unit)
+            if page.tier is Tier.ACTIVE or unit in self.floor:
+                self.floor.remove(unit)
             self.page_table.remove(page.id)
             self.record(page, Action.DROP, reason, page.tier, None, now)
             if page.group_id is not None:
@@ -273,7 +305,7 @@ class PagingKernel:
                 if members:
                     self.groups[unit] = members
                     if members[0].tier is Tier.ACTIVE:
-                        self.policy.on_insert(unit)
+                        self.floor.resident(unit)
                 else:
                     self.groups.pop(unit, None)
 
@@ -285,8 +317,11 @@ class PagingKernel:
         if page.quarantined:
             self.record(page, Action.QUARANTINE, "quarantined on write", tier, tier, now)
 
-    def make_room(self, need: int, now: float, keep: Collection[str] = ()) -> None:
+    def make_room(self, need: int, now: float, keep: Collection[str] = (), *, yielding: bool = False) -> None:
         """Evict policy victims until core + summary + active + ``need`` fits the limit.
+
+        Units of the recent-turns floor are not the policy's: only a write (``yielding``) that finds no other
+        victim makes the oldest of them graduate, to be evicted in turn.
 
         Units in ``keep`` (what a page-in is about to show) are set aside when the policy names them, and
         handed back to it as new afterwards; only if nothing else is left are they evicted after all. A
@@ -310,22 +345,47 @@ class PagingKernel:
                 if key is None and kept:
                     key = kept.pop(0)
                     self.policy.on_insert(key)
+                if key is None and yielding:
+                    key = self.floor.yield_oldest()
+                    if key is not None:  # still listed in the floor: the prompt shows it from the store
+                        self.evict(key, deficit, now, reason="the recent-turns floor yields to a new write")
+                        continue
                 self.evict(key, deficit, now)
         finally:
             for key in kept:
                 self.policy.on_insert(key)
 
-    def evict(self, key: Hashable | None, deficit: int, now: float) -> None:
-        """Move the policy's victim ``key`` to swap, with the reason."""
+    def evict(self, key: Hashable | None, deficit: int, now: float, *, reason: str = "") -> None:
+        """Move the policy's victim ``key`` (or, with a ``reason``, a floor unit) to swap, with the reason."""
         pages = self.resident_unit(key)
         if not pages:
             raise NexintError(f"policy {self.eviction_name} named victim {key!r}, which is not resident")
-        reason = f"{self.eviction_name} victim: {explain(self.policy, key)}, {deficit} tokens needed"
-        self.policy.on_remove(key)
+        if reason:
+            reason = f"{reason}, {deficit} tokens needed"
+        else:
+            reason = f"{self.eviction_name} victim: {explain(self.policy, key)}, {deficit} tokens needed"
+            self.floor.remove(key)
         for page in pages:
             self.move(page, Tier.SWAP, Action.EVICT, reason, now)
         if self.summaries is not None:
             self.summaries.evicted(pages, now)
+
+    def floor_pages(self) -> tuple[list[Page], list[Page]]:
+        """The floor's pages: those in the working set, and copies (with their content, read from the store in
+        one query) of those a write pushed to swap."""
+        resident = [page for key in self.floor.resident_keys() for page in self.resident_unit(key)]
+        archived: list[Page] = []
+        for key in self.floor.archived_keys():
+            pages = self.groups.get(key, []) if isinstance(key, str) and key.startswith("@") else []
+            if not pages and isinstance(key, str) and (page := self.page_table.find(key)) is not None:
+                pages = [page]
+            archived.extend(pages)
+        spilled = [page.id for page in archived if page.spilled]
+        found = self.store.contents(spilled) if spilled else {}
+        copies = [
+            replace(page, content=found[page.id], spilled=False) if page.id in found else page for page in archived
+        ]
+        return resident, copies
 
     def resident_unit(self, key: Hashable | None) -> list[Page]:
         return resident_unit(key, self.page_table, self.groups)
@@ -393,11 +453,11 @@ class PagingKernel:
         room = self.settings.limit_tokens - self.reserved()
         if tokens > room:
             raise PageTooLarge(f"{unit[0].unit} needs {tokens} tokens but at most {room} can be active")
-        self.make_room(tokens, now)
+        self.make_room(tokens, now, yielding=True)  # asked for by name: the floor yields, as to a write
         for page in unit:
             self.move(page, target, action, reason, now)
         if target is Tier.ACTIVE:
-            self.policy.on_insert(unit[0].unit)
+            self.floor.resident(unit[0].unit)
 
     def touch(self, page_id: str) -> Page:
         """Record a use; a page in swap is paged back in (with its group)."""
@@ -406,7 +466,7 @@ class PagingKernel:
         if page.tier is Tier.SWAP:
             self.bring_in(self.unit(page), Tier.ACTIVE, Action.PAGE_IN, "touched", now)
         elif page.tier is Tier.ACTIVE:
-            self.policy.on_access(page.unit)
+            self.floor.accessed(page.unit)
         page.use_count += 1
         page.last_used = now
         self.maybe_promote(page)
@@ -433,7 +493,7 @@ class PagingKernel:
         now = self.clock.now()
         if page.tier is Tier.ACTIVE:
             self.check_core(page.unit, sum(member.tokens or 0 for member in unit))
-            self.policy.on_remove(page.unit)
+            self.floor.remove(page.unit)
             for member in unit:
                 self.move(member, Tier.CORE, action, reason, now)
         else:
@@ -470,7 +530,7 @@ class PagingKernel:
         now = self.clock.now()
         for member in self.unit(page):
             self.move(member, Tier.ACTIVE, Action.UNPIN, "unpinned", now)
-        self.policy.on_insert(page.unit)
+        self.floor.resident(page.unit)
         self.sync_log()
 
     def page_out(self, page_id: str, reason: str = "paged out on request") -> None:
@@ -481,7 +541,7 @@ class PagingKernel:
         if page.tier is not Tier.ACTIVE:
             return
         now = self.clock.now()
-        self.policy.on_remove(page.unit)
+        self.floor.remove(page.unit)
         for member in self.unit(page):
             self.move(member, Tier.SWAP, Action.PAGE_OUT, reason, now)
         self.sync_log()
@@ -498,7 +558,7 @@ class PagingKernel:
                 if member is not page:
                     self.move(member, Tier.ACTIVE, Action.UNPIN, f"group member {page_id} quarantined", now)
             self.move(page, Tier.ACTIVE, Action.QUARANTINE, reason, now)
-            self.policy.on_insert(page.unit)
+            self.floor.resident(page.unit)
         else:
             self.record(page, Action.QUARANTINE, reason, page.tier, page.tier, now)
         self.sync_log()
@@ -517,8 +577,8 @@ class PagingKernel:
         page = self.page_table.get(page_id)
         unit = list(self.unit(page))
         now = self.clock.now()
-        if page.tier is Tier.ACTIVE:
-            self.policy.on_remove(page.unit)
+        if page.tier is Tier.ACTIVE or page.unit in self.floor:
+            self.floor.remove(page.unit)
         self.store.delete([member.id for member in unit])
         for member in unit:
             self.page_table.remove(member.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -18,9 +19,10 @@ from nexint_core.errors import (
     PageTooLarge,
 )
 from nexint_core.events import Action, EventLog, EventSink
+from nexint_core.excerpts import MIN_EXCERPT, excerpt
 from nexint_core.ids import PageId
 from nexint_core.kernel import PagingKernel
-from nexint_core.pages import Frame, Page, Tier, validate_importance
+from nexint_core.pages import ROLES, Frame, Page, Tier, validate_importance
 from nexint_core.planner import PageInPlan, PageInPlanner
 from nexint_core.policies import POLICY_NAMES, EvictionPolicy, make_policy, policy_name
 from nexint_core.retrieval import Router, ScoringWeights
@@ -32,7 +34,7 @@ from nexint_core.summarizer import ExtractiveSummarizer, Summarizer
 from nexint_core.tokens import Tokenizer, get_tokenizer
 from nexint_core.view import prompt_view
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "open_manager"]
+__all__ = ["DEFAULT_PAGE_SIZE", "MemoryManager", "check_options", "open_manager", "session_namespace"]
 
 DURABLE_EVENT_WINDOW = 10_000  # events kept in memory when a durable store holds the full log
 _KIND_BY_ROLE = {"tool": "TOL"}
@@ -71,6 +73,7 @@ class MemoryManager:
         system_prompt: str = "",
         sections: Mapping[str, int | float] | None = None,
         promote_if: str | None = None,
+        recent_floor: int | None = None,
         policy_label: str | None = None,
         record: SessionRecorder | str | os.PathLike[str] | None = None,
     ) -> None:
@@ -91,6 +94,7 @@ class MemoryManager:
             sections=sections,
             weights=weights,
             promote_if=promote_if,
+            recent_floor=recent_floor,
         )
         if not isinstance(system_prompt, str):
             raise InvalidArgument(f"system_prompt must be a string, got {type(system_prompt).__name__}")
@@ -130,6 +134,7 @@ class MemoryManager:
             self.settings.weights,
             adopt=self.kernel.adopt,
             skip=self.kernel.skip,
+            floor=self.kernel.floor,
         )
         self.kernel.watcher = self.planner
         self._last_lines: tuple[str, ...] = ()
@@ -312,10 +317,12 @@ class MemoryManager:
         Frames sharing ``group`` (an assistant tool call and its results) are evicted and paged in
         together. ``namespace`` may name a mounted shared namespace. Returns the new page ids.
         """
-        if not isinstance(role, str) or not role:
-            raise InvalidArgument(f"role must be a non-empty string, got {role!r}")
+        if role not in ROLES:
+            raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         if not isinstance(text, str):
             raise InvalidArgument(f"content must be a string, got {type(text).__name__}")
+        if not text.strip() and role in ("user", "system"):  # an assistant's call, a tool's result may be empty
+            raise InvalidArgument(f"an empty {role} message says nothing to remember")
         if group is not None and (not isinstance(group, str) or not group):
             raise InvalidArgument(f"group must be a non-empty string, got {group!r}")
         importance = validate_importance(importance)
@@ -324,27 +331,39 @@ class MemoryManager:
         pieces = split_text(text, self.tokenizer, self.page_size)
         before = self.kernel.ids.state()
         ids = [self.kernel.ids.next(kind) for _ in pieces]
+        fields: dict[str, Any] = {"role": role, "importance": importance, "namespace": namespace}
+        fields["quarantined"] = quarantined
         pages = [
             Page(
                 page_id,
                 content,
                 tokens,
-                role=role,
-                importance=importance,
-                namespace=namespace,
                 frame_id=ids[0],  # a frame is named after its first page
                 group_id=group,
                 part=part,
-                quarantined=quarantined,
                 metadata=dict(metadata) if metadata else {},
+                **fields,
             )
             for part, (page_id, (content, tokens)) in enumerate(zip(ids, pieces, strict=True))
         ]
+        whole: list[Page] = []
+        if not pin and self._oversize(pages, group):  # archived whole; an excerpt stands in for it
+            whole, pages = pages, [self._excerpt_page(pages, text, kind, group, fields)]
+        batch = bool(whole) and not self.kernel.batching  # the excerpt and the whole are stored together
+        if batch:
+            self.kernel.begin_batch()
         try:
-            self.kernel.admit(pages, pin, fresh_ids=True)
+            try:
+                self.kernel.admit(pages, pin, fresh_ids=True)
+                if whole:
+                    self.kernel.archive(whole, pages[0])
+            finally:
+                if batch:
+                    self.kernel.end_batch()
         except NexintError:
             self.kernel.ids.restore(before)
             raise
+        ids = [page.id for page in (*pages, *whole)]
         for page in pages:  # each page of a long turn is its own unit (a group is promoted whole at once)
             self.kernel.maybe_promote(page)
         if self.recorder is not None:
@@ -354,6 +373,25 @@ class MemoryManager:
         if not self.kernel.batching:
             self.kernel.sync_log()
         return ids
+
+    def _oversize(self, pages: list[Page], group: str | None) -> bool:
+        """Whether a frame (with its tool-call group) is larger than one message may be in the working set."""
+        members = self.kernel.groups.get(pages[0].unit, []) if group is not None else []
+        tokens = sum(page.tokens or 0 for page in (*pages, *members))
+        return tokens > self.settings.largest_message
+
+    def _excerpt_page(self, pages: list[Page], text: str, kind: str, group: str | None, fields: dict[str, Any]) -> Page:
+        """The page standing in for a frame archived whole: its head and tail, and where the rest is."""
+        members = self.kernel.groups.get(pages[0].unit, []) if group is not None else []
+        room = self.settings.largest_message - sum(page.tokens or 0 for page in members)
+        where = f"{pages[0].id}..{pages[-1].id} in the archive" if len(pages) > 1 else f"{pages[0].id} in the archive"
+        content, tokens = excerpt(text, max(MIN_EXCERPT, room // 2), self.tokenizer, where=where)
+        page_id = self.kernel.ids.next(kind)
+        metadata = {**pages[0].metadata, "excerpt_of": [page.id for page in pages]}
+        for page in pages:
+            page.group_id = None  # each page of the whole is its own unit: recalled one by one
+            page.metadata["excerpted"] = page_id
+        return Page(page_id, content, tokens, frame_id=page_id, group_id=group, metadata=metadata, **fields)
 
     def write_frame(self, frame: Frame, **options: Any) -> list[PageId]:
         """Write a :class:`Frame` (what adapters build from framework messages); options as for :meth:`write`."""
@@ -410,7 +448,8 @@ class MemoryManager:
         if budget is not None:
             positive_int("budget", budget, allow_zero=True)
         table = self.page_table
-        room = min(self.page_in_budget if budget is None else budget, self.limit_tokens - self.kernel.reserved())
+        free = self.limit_tokens - self.kernel.reserved() - self.kernel.floor.tokens  # the floor is never evicted
+        room = min(self.page_in_budget if budget is None else budget, free)
         searchable = table.count(Tier.SWAP) + table.count(Tier.ACTIVE) or int(self._shared_archive)
         if self.router.route(query, searchable_pages=searchable, room=room) != "retrieve":
             return []
@@ -424,7 +463,7 @@ class MemoryManager:
         """Carry out a page-in plan: the resident units it used are accessed, its choices come in (after
         room is made, keeping what the query shows), and what it recalled is remembered."""
         for key, unit in plan.accessed:  # used by this query, so making room for its recalls keeps them
-            self.policy.on_access(key)  # matches last, worst first: the best match ends most recently used
+            self.kernel.floor.accessed(key)  # matches last, worst first: the best match ends most recently used
             for member in unit:
                 member.use_count += 1
                 member.last_used = now
@@ -440,7 +479,7 @@ class MemoryManager:
                     member.use_count += 1
                     member.last_used = now
                     promoted.append(member.id)
-                self.policy.on_insert(key)
+                self.kernel.floor.resident(key)
         self.planner.settle(plan)
         for unit in plan.hits.values():
             self.kernel.maybe_promote(unit[0])
@@ -476,6 +515,8 @@ class MemoryManager:
         if self.recorder is not None:
             self.recorder.query(query)
         promoted = self.page_in(query) if page_in and query.strip() else []
+        resident, archived = self.kernel.floor_pages()
+        floor = [*resident, *archived]
         view = prompt_view(
             self.page_table,
             self.planner,
@@ -485,6 +526,7 @@ class MemoryManager:
             sections=sections,
             previous=self._last_lines,
             promoted=promoted,
+            floor=floor,
         )
         prompt = assemble_prompt(view, tokenizer=self.tokenizer, label_cache=self._label_tokens)
         self._last_lines = prompt.lines
@@ -529,12 +571,15 @@ def open_manager(
     policy: str | EvictionPolicy | None = None,
     namespace: str | None = None,
     options: Mapping[str, Any] | None = None,
+    adapter: str = "the adapter",
 ) -> tuple[MemoryManager, bool]:
     """What an adapter works on: the given manager, or one built from the usual settings.
 
     Returns ``(manager, owned)``; an owned manager was built here and is the adapter's to close.
-    Settings next to a ready manager are an error (they would be silently ignored).
+    Settings next to a ready manager are an error (they would be silently ignored), and so is a keyword
+    no manager takes (the error names ``adapter``).
     """
+    check_options(adapter, options or {})
     settings: dict[str, Any] = {"store": store, "policy": policy, "namespace": namespace}
     settings = {name: value for name, value in settings.items() if value is not None} | dict(options or {})
     if manager is not None:
@@ -547,9 +592,32 @@ def open_manager(
     return MemoryManager(default_limit if token_limit is None else token_limit, **settings), True
 
 
+def check_options(adapter: str, options: Mapping[str, Any]) -> None:
+    """Reject keywords no manager takes, naming the adapter they were given to."""
+    unknown = sorted(set(options) - _MANAGER_OPTIONS)
+    if unknown:
+        raise InvalidArgument(
+            f"{adapter} got unexpected keyword argument(s) {', '.join(unknown)}; "
+            f"it takes token_limit, store, policy, namespace and the MemoryManager options "
+            f"({', '.join(sorted(_MANAGER_OPTIONS - {'store', 'policy', 'namespace'}))})"
+        )
+
+
+def session_namespace(session_id: str | None, namespace: str | None, adapter: str) -> str | None:
+    """The namespace of a session's memory: ``namespace`` if given, else one named after the session."""
+    if session_id is not None and (not isinstance(session_id, str) or not session_id):
+        raise InvalidArgument(f"{adapter}: session_id must be a non-empty string, got {session_id!r}")
+    if session_id is not None and namespace is not None and session_id != namespace:
+        raise InvalidArgument(f"{adapter}: give session_id or namespace, not two different ones")
+    return namespace if namespace is not None else session_id
+
+
 def _resolve_summarizer(summarizer: Summarizer | str | None) -> Summarizer | None:
     if summarizer is None or not isinstance(summarizer, str):
         return summarizer
     if summarizer.lower() == "extractive":
         return ExtractiveSummarizer()
     raise InvalidArgument(f"unknown summarizer {summarizer!r}; use 'extractive' or pass a Summarizer")
+
+
+_MANAGER_OPTIONS = frozenset(inspect.signature(MemoryManager.__init__).parameters) - {"self", "limit_tokens"}

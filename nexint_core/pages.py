@@ -15,6 +15,7 @@ from nexint_core.ids import PageId
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "ROLES",
     "ContextPage",
     "Frame",
     "Page",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 DEFAULT_NAMESPACE = "default"
+ROLES = ("user", "assistant", "system", "tool")  # the roles a written message may have
 
 
 class Tier(str, Enum):

@@ -9,7 +9,7 @@ context of a match, and the resident matches of the last page-in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Container, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nexint_core.events import Action
@@ -74,10 +74,12 @@ class PageInPlanner:
         *,
         adopt: Adopt,
         skip: Skip,
+        floor: Container[Hashable] = (),
     ) -> None:
         self._table, self._groups, self._store = table, groups, store
         self._namespaces, self.weights = tuple(namespaces), weights
         self._adopt, self._skip = adopt, skip
+        self._floor = floor  # units the recent turns show anyway, even from swap: never paged in for a query
         # Active pages recalled for a query (the prompt's archive section): id -> (page-in number, rank in it).
         self.recalled: dict[str, tuple[int, int]] = {}
         self.recalls = 0
@@ -132,6 +134,8 @@ class PageInPlanner:
         ):
             page = self._table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
             if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY:
+                continue
+            if page.tier is Tier.SWAP and page.unit in self._floor:
                 continue
             quarantined = [member for member in unit_of(page, self._groups) if member.quarantined]
             if quarantined:

@@ -18,6 +18,7 @@ from nexint_core.splitting import MIN_PAGE_SIZE
 __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_PAGE_SIZE",
+    "DEFAULT_RECENT_FLOOR",
     "DEFAULT_SUMMARY_SPAN",
     "MemorySettings",
     "check_budgets",
@@ -30,6 +31,7 @@ __all__ = [
 DEFAULT_LIMIT = 4096
 DEFAULT_PAGE_SIZE = 256
 DEFAULT_SUMMARY_SPAN = 8
+DEFAULT_RECENT_FLOOR = 6  # messages that always reach the model: three exchanges
 
 
 def default_core_budget(limit: int) -> int:
@@ -83,6 +85,20 @@ class MemorySettings:
     sections: Mapping[str, int | float] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_SECTIONS)))
     weights: ScoringWeights = field(default_factory=ScoringWeights)
     promote_if: str | None = None
+    recent_floor: int = DEFAULT_RECENT_FLOOR
+
+    @property
+    def floor_tokens(self) -> int:
+        """Beyond its minimum in messages, the recent-turns floor holds the newest messages within the recent
+        section's share of the memory."""
+        share = self.sections["recent"]
+        return share if isinstance(share, int) else int(share * self.limit_tokens)
+
+    @property
+    def largest_message(self) -> int:
+        """The most tokens one message (with its tool-call group) may take in the working set: half of what
+        core and the summary budget leave. A larger one is archived whole and shown as an excerpt."""
+        return max(MIN_PAGE_SIZE, (self.limit_tokens - self.core_budget - self.summary_budget) // 2)
 
     @classmethod
     def resolve(
@@ -98,6 +114,7 @@ class MemorySettings:
         sections: Mapping[str, int | float] | None = None,
         weights: ScoringWeights | None = None,
         promote_if: str | None = None,
+        recent_floor: int | None = None,
     ) -> MemorySettings:
         """Validate the given settings and fill in the defaults of those left unset (None)."""
         limit = positive_int("limit_tokens", limit_tokens)
@@ -124,4 +141,7 @@ class MemorySettings:
             sections=MappingProxyType({**DEFAULT_SECTIONS, **check_sections(sections or {})}),
             weights=weights if weights is not None else ScoringWeights(),
             promote_if=promote_if,
+            recent_floor=positive_int(
+                "recent_floor", DEFAULT_RECENT_FLOOR if recent_floor is None else recent_floor, allow_zero=True
+            ),
         )

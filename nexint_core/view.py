@@ -23,10 +23,13 @@ def prompt_view(
     sections: Mapping[str, int | float],
     previous: Sequence[str] = (),
     promoted: Sequence[PageId] = (),
+    floor: Sequence[Page] = (),
 ) -> PromptView:
     """The view of ``table`` for one query: active units a page-in recalled go to the archive section
     (the latest recall first, best ranked first within it), the others are recent turns; a unit with a
-    quarantined page stays out whole, with the reason (a tool call without its result breaks a prompt)."""
+    quarantined page stays out whole, with the reason (a tool call without its result breaks a prompt). The
+    ``floor`` (the recent-turns floor's pages, copies with their content for those a write pushed to swap)
+    is always among the recent turns."""
     skipped: list[LeftOut] = []
     units: dict[str, list[Page]] = {}
     for page in sorted(table.pages(Tier.ACTIVE), key=lambda page: page.vaddr):
@@ -46,6 +49,9 @@ def prompt_view(
             archive.append(((-best[0], best[1]), unit))
         else:
             recent.extend(unit)
+    swapped = [page for page in floor if page.tier is not Tier.ACTIVE]
+    if swapped:
+        recent = sorted([*recent, *swapped], key=lambda page: page.vaddr)
     archive.sort(key=lambda entry: entry[0])
     return PromptView(
         query=query,
@@ -62,6 +68,7 @@ def prompt_view(
         skipped=skipped,
         previous=previous,
         promoted=promoted,
+        floor=frozenset(page.id for page in floor),
     )
 
 
@@ -74,8 +81,8 @@ def recent_gaps(table: PageTable, recent: Sequence[Page]) -> set[str]:
         if page.frame_id not in (None, page.id) and page.group_id is None:
             continue  # a later page of its turn
         before = table.neighbour(page, -1)
-        while before is not None and before.namespace != page.namespace:
-            before = table.neighbour(before, -1)
+        while before is not None and (before.namespace != page.namespace or "excerpted" in before.metadata):
+            before = table.neighbour(before, -1)  # another namespace's, or a message archived whole
         if before is not None and before.id not in shown and before.tier is Tier.SWAP:
             gaps.add(page.id)
     return gaps

@@ -28,7 +28,7 @@ def test_conversation_begin_assembles_before_it_writes_the_message() -> None:
     assert context.prompt.query == "What is my locker code at the gym?"
     assert ids
     assert conversation.manager.get(ids[0]).content == "What is my locker code at the gym?"
-    shown = {page.id for frame in context.recent for page in frame}
+    shown = {page.id for frame in context.recent for page in frame.pages}
     assert ids[0] not in shown  # assembled before it was written: it never recalls itself
     assert context.system is not None
     assert FACT in context.system
@@ -50,7 +50,7 @@ def test_conversation_context_has_no_system_message_when_it_would_be_empty() -> 
     conversation.write([turn("user", "hello")])
     context = conversation.context("anything")
     assert context.system is None
-    assert [[page.content for page in frame] for frame in context.recent] == [["hello"]]
+    assert [frame.text for frame in context.recent] == ["hello"]
     assert conversation.context("anything", system="Be brief.").system == "Be brief."
 
 

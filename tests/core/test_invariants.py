@@ -57,8 +57,9 @@ class KernelMachine(RuleBasedStateMachine):
             group = self.open_groups[-1]
         before = self._state()
         try:
+            role = "user" if words and words != ["."] else "assistant"  # an empty user message is refused
             ids = self.mmu.write(
-                "user", " ".join(words), importance=importance, group=group, pin=pin, quarantined=quarantined
+                role, " ".join(words), importance=importance, group=group, pin=pin, quarantined=quarantined
             )
         except (PageTooLarge, CoreBudgetExceeded, QuarantineViolation):
             assert self._state() == before, "a failed write changed the manager"
@@ -146,9 +147,15 @@ class KernelMachine(RuleBasedStateMachine):
         assert all(len(found) == 1 for found in tiers.values())
 
     @invariant()
-    def policy_tracks_exactly_the_active_units(self) -> None:
+    def policy_and_floor_track_exactly_the_active_units(self) -> None:
         units = {page.unit for page in self.mmu.page_table.pages(Tier.ACTIVE)}
-        assert len(self.mmu.policy) == len(units)  # type: ignore[arg-type]
+        floor = set(self.mmu.kernel.floor.resident_keys())
+        assert floor <= units  # the recent-turns floor holds active units, out of the policy's reach
+        assert all(key not in units for key in self.mmu.kernel.floor.archived_keys())
+        assert len(self.mmu.policy) + len(floor) == len(units)  # type: ignore[arg-type]
+        assert self.mmu.kernel.floor.tokens == sum(
+            page.tokens or 0 for page in self.mmu.page_table.pages(Tier.ACTIVE) if page.unit in floor
+        )
 
     @invariant()
     def event_log_rebuilds_the_table(self) -> None:

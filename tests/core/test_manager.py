@@ -66,7 +66,7 @@ def test_manager_write_returns_ids_and_counts_tokens() -> None:
 
 
 def test_manager_never_exceeds_limit_and_logs_specific_reasons() -> None:
-    mmu = make(60, page_size=20)
+    mmu = make(60, page_size=20, recent_floor=0)  # the policy's own victims (the floor's: test_floor.py)
     for i in range(40):
         mmu.write("user", f"Turn {i} says something about topic {i}.")
         usage = mmu.usage()
@@ -350,7 +350,7 @@ def test_manager_accepts_a_custom_policy_object() -> None:
         def victim(self) -> Hashable | None:
             return self.keys[-1] if self.keys else None
 
-    mmu = make(20, policy=Newest(), page_size=10)
+    mmu = make(20, policy=Newest(), page_size=10, recent_floor=0)  # the policy alone names the victims
     first = mmu.write("user", "first page")[0]
     for i in range(15):
         mmu.write("user", f"page {i}")

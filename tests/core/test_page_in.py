@@ -35,6 +35,7 @@ SCORE = re.compile(
 def make(limit: int = 60, **kwargs: Any) -> MemoryManager:
     kwargs.setdefault("clock", StepClock())
     kwargs.setdefault("page_size", 16)
+    kwargs.setdefault("recent_floor", 0)  # page-in at a tiny limit, pages one by one (the floor: test_floor.py)
     return MemoryManager(limit, **kwargs)
 
 
@@ -313,7 +314,7 @@ def test_page_in_leaves_neighbours_out_when_the_budget_fits_only_the_winner() ->
 
 
 def test_page_in_brings_the_other_pages_of_a_multi_page_frame() -> None:
-    mmu = make(page_in_budget=40)
+    mmu = make(120, page_in_budget=40)  # room for the three-page turn whole (half the limit)
     recipe = mmu.write(
         "user",
         "The recipe starts with flour and water. Then knead the dough for ten minutes until smooth. "

@@ -43,6 +43,7 @@ def make(limit: int = 200, **kwargs: Any) -> MemoryManager:
     kwargs.setdefault("summarizer", "extractive")
     kwargs.setdefault("summary_budget", 60)
     kwargs.setdefault("summary_span", 4)
+    kwargs.setdefault("recent_floor", 0)  # summary mechanics at a tiny limit (the floor: test_floor.py)
     return MemoryManager(limit, **kwargs)
 
 

@@ -615,7 +615,7 @@ def test_manager_works_on_a_store_with_only_the_small_protocol() -> None:
     plain = PlainStore()
     assert isinstance(plain, SwapStore)
     assert not isinstance(plain, PersistentStore)
-    mmu = MemoryManager(60, store=plain, page_size=32)
+    mmu = MemoryManager(120, store=plain, page_size=32)
     assert isinstance(mmu.store, SwapStoreAdapter)
     for n in range(12):
         mmu.write("user", f"Entry {n}: the courier brought parcel number {n} to the depot.")

@@ -149,7 +149,7 @@ def test_middleware_writes_a_restored_history_once() -> None:
 
 def test_middleware_records_a_session(tmp_path: Path) -> None:
     path = tmp_path / "agent.jsonl"
-    middleware = NexintMiddleware(token_limit=BUDGET, record=path, clock=StepClock())
+    middleware = NexintMiddleware(token_limit=BUDGET, namespace="chat", record=path, clock=StepClock())
     run_agent(middleware, 9, asynchronous=False)  # weather at turns 4 and 8
     middleware.close()
     session = load_session(path)

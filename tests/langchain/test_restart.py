@@ -29,12 +29,14 @@ from tests.langchain.fakes import QUESTION, SECRET, ScriptedChatModel, get_weath
 
 store, history = sys.argv[1], messages_from_dict(json.loads(Path(sys.argv[2]).read_text()))
 middleware = NexintMiddleware(store=store, token_limit=int(sys.argv[3]))
-before = len(middleware.manager)
+before = len(middleware.manager_for("conversation"))
 model = ScriptedChatModel()
 agent = create_agent(model, tools=[get_weather], middleware=[middleware])
-state = agent.invoke({"messages": [*history, HumanMessage(QUESTION)]})  # a stateless client resends its history
+config = {"configurable": {"thread_id": "conversation"}}  # a stateless client resends its thread's history
+state = agent.invoke({"messages": [*history, HumanMessage(QUESTION)]}, config)
 assert state["messages"][-1].text == f"Your locker code is {SECRET}.", state["messages"][-1]
-assert len(middleware.manager) == before + 2, (before, len(middleware.manager))  # only the new turn is written
+after = len(middleware.manager_for("conversation"))
+assert after == before + 2, (before, after)  # only the new turn is written
 middleware.close()
 print("continued")
 """
@@ -52,8 +54,8 @@ def test_restart_a_second_process_continues_and_recalls(
     config: Any = {"configurable": {"thread_id": "conversation"}}
     for turn in range(1, 41):
         state = agent.invoke({"messages": [HumanMessage(turn_text(turn, 1000))]}, config)
-    pages = len(middleware.manager)
-    assert middleware.manager.usage()["swap"] > 0
+    pages = len(middleware.manager_for("conversation"))
+    assert middleware.manager_for("conversation").usage()["swap"] > 0
     middleware.close()
     history = tmp_path / "history.json"
     history.write_text(json.dumps(messages_to_dict(state["messages"])))
@@ -69,6 +71,8 @@ def test_restart_a_second_process_continues_and_recalls(
     assert done.stdout.strip() == "continued"
 
     reopened = NexintMiddleware(store=store, token_limit=BUDGET)
-    assert len(reopened.manager) == pages + 2
-    assert QUESTION in [page.content for page in reopened.manager.page_table if page.role == "user"]
+    manager = reopened.manager_for("conversation")
+    assert len(manager) == pages + 2
+    assert QUESTION in [page.content for page in manager.page_table if page.role == "user"]
+    assert len(reopened.manager_for("another thread")) == 0  # threads apart, on the same store
     reopened.close()

@@ -150,12 +150,18 @@ def test_memory_initial_token_count_comes_out_of_the_budget() -> None:
     assert memory.tokenizer_fn("hello world") == tokenizer.encode("hello world")
 
 
-def test_memory_hands_on_a_query_larger_than_the_budget() -> None:
+def test_memory_sends_an_excerpt_of_a_query_larger_than_the_budget_and_keeps_it_whole() -> None:
     memory = new_memory(60, page_size=16)
     huge = ChatMessage(role="user", content=" ".join(["word"] * 80))
     memory.put(huge)
-    assert memory.get() == [huge]  # as ChatMemoryBuffer does: the LLM will refuse it, visibly
-    assert memory.get_all() == [huge]
+    sent = memory.get()
+    assert len(sent) == 1
+    assert transcript_tokens(sent, memory.manager.tokenizer) <= 60  # never over the budget
+    assert sent[0].role is MessageRole.USER
+    assert sent[0].content is not None
+    assert sent[0].content.startswith("word word")
+    assert "tokens left out; the whole message is kept in the archive" in sent[0].content
+    assert memory.get_all() == [huge]  # stored whole (archived, searchable)
 
 
 def test_memory_set_replaces_and_reset_forgets_only_what_it_wrote() -> None:
@@ -218,10 +224,10 @@ def test_memory_options_build_or_take_a_manager(tmp_path: Path) -> None:
 def test_memory_reads_pages_written_to_the_manager_directly() -> None:
     memory = new_memory(400)
     memory.manager.write("user", "Written by the application.")
-    memory.manager.write("observer", "A role LlamaIndex does not know.")
+    memory.manager.write("tool", "A tool result written without its call.")
     assert memory.get_all() == [
         ChatMessage(role="user", content="Written by the application."),
-        ChatMessage(role="user", content="A role LlamaIndex does not know."),
+        ChatMessage(role="tool", content="A tool result written without its call."),
     ]
 
 
@@ -268,9 +274,6 @@ def test_memory_get_stays_within_budget_and_keeps_tool_pairs(steps: list[tuple[s
             )
         else:
             returned = memory.get(initial_token_count=size)
-            if transcript_tokens(returned, tokenizer) > limit - size:  # only a query that alone is over budget,
-                assert len(returned) == 1
-                assert returned[0].role is MessageRole.USER
-                assert tokenizer.count("user: " + (returned[0].content or "")) + 8 > limit - size
+            assert transcript_tokens(returned, tokenizer) <= limit - size  # a long query comes as an excerpt
             assert_tool_pairs_intact(returned)
     assert len(memory.get_all()) == sum({"tools": 1 + size}.get(kind, 1) for kind, size in steps if kind != "get")

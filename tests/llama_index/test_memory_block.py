@@ -93,9 +93,9 @@ def test_memory_block_recalls_through_a_function_agent_and_keeps_tool_groups() -
 
 
 def test_memory_block_takes_a_manager_and_answers_directly() -> None:
-    manager = MemoryManager(200, clock=StepClock())
+    manager = MemoryManager(400, clock=StepClock())
     block = NexintMemoryBlock(manager=manager, name="archive", priority=1)
-    assert (block.manager, block.token_limit, block.name) == (manager, 200, "archive")
+    assert (block.manager, block.token_limit, block.name) == (manager, 400, "archive")
     with pytest.raises(InvalidArgument, match="not both"):
         NexintMemoryBlock(manager=manager, policy="LFU")
 
