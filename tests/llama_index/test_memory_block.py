@@ -115,12 +115,13 @@ def test_memory_block_takes_a_manager_and_answers_directly() -> None:
 
     content = asyncio.run(run())
     assert ANSWER in content
-    assert manager.tokenizer.count(content) <= 200
+    assert manager.tokenizer.count(content) <= 400
     assert manager.pages("swap")  # the fact came back by page-in
     group = {page.group_id for page in [*manager.pages("active"), *manager.pages("swap")] if page.role == "tool"}
     assert len(group) == 1
     assert None not in group
-    assert block.recall("x " * 300) == ""  # a query over the block's budget leaves no room for anything
+    long_query = "x " * 1000  # over the block's budget: counted as an excerpt, half the budget at most
+    assert 0 < manager.tokenizer.count(block.recall(long_query)) <= 200
 
 
 def test_memory_block_queries_with_the_latest_message_when_no_user_spoke() -> None:
