@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import (
@@ -26,6 +26,7 @@ from langchain_core.messages import (
     message_to_dict,
     messages_from_dict,
 )
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.config import get_config
 
 from nexint_core import Frame, InvalidArgument, MemoryManager, NexintError, Page
@@ -57,6 +58,15 @@ def check_messages(messages: object, where: str) -> None:
     for message in messages:
         if not isinstance(message, BaseMessage):
             raise InvalidArgument(f"{where} takes LangChain messages, got {type(message).__name__}: {message!r:.60}")
+
+
+def schema_tokens(tools: Sequence[Any], count: Callable[[str], int]) -> int:
+    """Tokens of the tool schemas a model is bound to (each as the JSON of its OpenAI function schema)."""
+    total = 0
+    for tool in tools:
+        schema = tool if isinstance(tool, dict) else convert_to_openai_tool(tool)
+        total += count(json.dumps(schema, ensure_ascii=False, sort_keys=True, default=str))
+    return total
 
 
 def thread_of(runtime: Any) -> str:
@@ -231,10 +241,10 @@ class Bridge:
             if frame.role == "user" and ids:
                 self._last_user = table.get(ids[0])
 
-    def begin(self, message: BaseMessage, *, system: str | None = None) -> TurnContext:
+    def begin(self, message: BaseMessage, *, system: str | None = None, budget: int | None = None) -> TurnContext:
         """A new user message: the context assembled for it (paging in), then the message written."""
         key = message_key(message)
-        context, ids = self.conversation.begin(frame_of(message, key=key), system=system)
+        context, ids = self.conversation.begin(frame_of(message, key=key), system=system, budget=budget)
         self._written.add(key)
         if ids:
             self._last_user = self.manager.page_table.get(ids[0])
@@ -246,9 +256,11 @@ class Bridge:
             return ""
         return self.manager.get(self._last_user.id).content
 
-    def context(self, query: str, *, system: str | None = None, page_in: bool = False) -> TurnContext:
+    def context(
+        self, query: str, *, system: str | None = None, page_in: bool = False, budget: int | None = None
+    ) -> TurnContext:
         """The context for ``query`` as memory stands (no page-in unless asked)."""
-        return self.conversation.context(query, system=system, page_in=page_in)
+        return self.conversation.context(query, system=system, page_in=page_in, budget=budget)
 
     @staticmethod
     def messages_of(context: TurnContext) -> tuple[SystemMessage | None, list[tuple[str, BaseMessage]]]:

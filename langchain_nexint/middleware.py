@@ -12,8 +12,8 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, Remov
 from langchain_core.runnables.config import run_in_executor
 from langgraph.runtime import Runtime
 
-from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge, message_key, thread_of
-from nexint_core import EvictionPolicy, MemoryManager, SwapStore
+from langchain_nexint._bridge import DEFAULT_TOKEN_LIMIT, Bridge, message_key, schema_tokens, thread_of
+from nexint_core import EvictionPolicy, InvalidArgument, MemoryManager, SwapStore
 from nexint_core.manager import check_options, open_manager
 from nexint_core.pages import DEFAULT_NAMESPACE
 from nexint_core.pool import DEFAULT_OPEN, ManagerPool
@@ -68,6 +68,7 @@ class NexintMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self._bridges: dict[str, Bridge] = {}
         self._last: Bridge | None = None
         self._lock = threading.RLock()
+        self._schemas: dict[tuple[int, ...], int] = {}  # tool schema tokens, by the tools' identities
         if manager is not None or namespace is not None:  # one memory, shared by every thread on purpose
             opened, owned = open_manager(
                 manager,
@@ -175,6 +176,14 @@ class NexintMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         removed = [RemoveMessage(id=message.id) for message in earlier if message.id is not None]
         return {"messages": removed} if removed else None
 
+    def _schema_tokens(self, tools: Sequence[Any], manager: MemoryManager) -> int:
+        """Tokens of the bound tools' schemas, counted once per set of tools."""
+        key = tuple(id(tool) for tool in tools)
+        tokens = self._schemas.get(key)
+        if tokens is None:
+            tokens = self._schemas[key] = schema_tokens(tools, manager.tokenizer.count)
+        return tokens
+
     def _prepare(self, bridge: Bridge, request: ModelRequest[Any]) -> ModelRequest[Any]:
         """Write what is new, assemble for the latest human message, and rebuild the request from the prompt.
 
@@ -185,23 +194,29 @@ class NexintMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         manager = bridge.manager
         messages = request.messages
         anchor = "\n\n".join(part for part in (manager.system_prompt, request.system_prompt or "") if part)
+        budget = manager.limit_tokens - self._schema_tokens(request.tools, manager)
+        if budget < 1:
+            raise InvalidArgument(
+                f"the tool schemas take {manager.limit_tokens - budget} tokens, the whole token_limit "
+                f"({manager.limit_tokens}): raise token_limit or bind fewer tools"
+            )
         index = _last_human(messages)
         with bridge.lock:
             if index is None:
                 bridge.write(messages)
-                context = bridge.context("", system=anchor)
+                context = bridge.context("", system=anchor, budget=budget)
             else:
                 human = messages[index]
                 query = human.text
                 if bridge.written(human):
                     bridge.write(messages)
-                    context = bridge.context(query, system=anchor)
+                    context = bridge.context(query, system=anchor, budget=budget)
                 else:
                     bridge.write(messages[:index])
-                    context = bridge.begin(human, system=anchor)
+                    context = bridge.begin(human, system=anchor, budget=budget)
                     bridge.write(messages[index + 1 :])
                     if index + 1 < len(messages):  # something came after it: show it as recent turns
-                        context = bridge.context(query, system=anchor)
+                        context = bridge.context(query, system=anchor, budget=budget)
             system, recent = bridge.messages_of(context)
         rebuilt = [message for _, message in recent]
         if index is not None:

@@ -4,11 +4,12 @@
 - ``chat-memory-buffer``: ``ChatMemoryBuffer.from_defaults(token_limit=B)`` counting with the same tokenizer
   (its count of a message list cached per message: :class:`CountingChatMemoryBuffer`).
 
-A turn without a tool call is ``engine.chat(text)``. A turn with one runs on the same memory and model
-as LlamaIndex's ``FunctionAgent`` runs it: the user message is put, the history is got (the engine's
-system prompt counted in, as the engine counts it), the model is called with the history, then with the
-history and the turn's scratchpad (the tool call and its result), and the scratchpad and the answer are
-written with one ``put_messages``.
+A turn without a tool call is ``engine.chat(text)``. A turn with one runs on the same memory and model as
+an agent whose every step goes through its memory: the user message is put, the history is got (the
+engine's system prompt counted in, as the engine counts it) and the model called; the tool call and its
+result are put with one ``put_messages``, the history is got again and the model called again; the answer
+is put. (LlamaIndex's ``FunctionAgent`` keeps the current run's tool calls and results in a scratchpad
+beside the memory until the run ends, so a large result comes on top of any memory's budget there.)
 """
 
 from __future__ import annotations
@@ -172,8 +173,10 @@ class EngineDriver:
         result = ChatMessage(
             role=MessageRole.TOOL, content=str(output.content), additional_kwargs={"tool_call_id": turn.call.call_id}
         )
-        answer = self.llm.chat([*prefix, *history, call, result]).message
-        memory.put_messages([call, result, answer])
+        memory.put_messages([call, result])
+        history = memory.get(initial_token_count=len(self.encode(SYSTEM_PROMPT)))
+        answer = self.llm.chat([*prefix, *history]).message
+        memory.put(answer)
 
     def close(self) -> None:
         for close in self.closers:

@@ -108,11 +108,34 @@ def orphaned_calls(messages: Sequence[Msg]) -> int:
     return orphans
 
 
+_MARKER = re.compile(r"\n?\[\.\.\. [\d,]+ tokens left out[^\]]*\.\.\.\]\n?")
+
+
+def faithful_excerpt(excerpt: str, whole: str) -> bool:
+    """Whether ``excerpt`` is the head and tail of ``whole`` around one "[... N tokens left out ...]" marker."""
+    parts = _MARKER.split(excerpt)
+    if len(parts) != 2:
+        return False
+    head, tail = normalize(parts[0]), normalize(parts[1])
+    text = normalize(whole)
+    return text.startswith(head) and text.endswith(tail) and len(head) + len(tail) < len(text)
+
+
 def present(wanted: Sequence[Msg], received: Sequence[Msg]) -> list[bool]:
-    """For each wanted message, whether it reached the model as a real message (same role, text and calls);
-    text folded into another message, a system message say, does not count."""
+    """For each wanted message, whether it reached the model as a real message (same role and calls, and its
+    text or a faithful excerpt of it: its head and tail around a marker saying how much was left out); text
+    folded into another message, a system message say, does not count."""
     keys = {message.key() for message in received}
-    return [message.key() in keys for message in wanted]
+    excerpts = [message for message in received if _MARKER.search(message.text)]
+    return [
+        message.key() in keys
+        or any(
+            (other.role, other.calls, other.call_id) == (message.role, message.calls, message.call_id)
+            and faithful_excerpt(other.text, message.text)
+            for other in excerpts
+        )
+        for message in wanted
+    ]
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[int]:

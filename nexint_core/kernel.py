@@ -116,6 +116,15 @@ class PagingKernel:
         finally:
             self.sync_log()
 
+    def abort_batch(self, reason: str) -> None:
+        """Take back every page the batch admitted (none was stored), then persist the log."""
+        pending, self._batch = self._batch, None
+        try:
+            if pending:
+                self.discard(pending, reason, self.clock.now())
+        finally:
+            self.sync_log()
+
     @property
     def batching(self) -> bool:
         return self._batch is not None

@@ -317,14 +317,7 @@ class MemoryManager:
         Frames sharing ``group`` (an assistant tool call and its results) are evicted and paged in
         together. ``namespace`` may name a mounted shared namespace. Returns the new page ids.
         """
-        if role not in ROLES:
-            raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-        if not isinstance(text, str):
-            raise InvalidArgument(f"content must be a string, got {type(text).__name__}")
-        if not text.strip() and role in ("user", "system"):  # an assistant's call, a tool's result may be empty
-            raise InvalidArgument(f"an empty {role} message says nothing to remember")
-        if group is not None and (not isinstance(group, str) or not group):
-            raise InvalidArgument(f"group must be a non-empty string, got {group!r}")
+        _check_frame(role, text, group)
         importance = validate_importance(importance)
         namespace = self.kernel.check_namespace(self.namespace if namespace is None else namespace)
         kind = kind or _KIND_BY_ROLE.get(role, "MSG")
@@ -405,28 +398,45 @@ class MemoryManager:
         """Write many frames (or ``(role, text)`` pairs) in order, storing them in one batch.
 
         The result is what :meth:`write` would return for each frame, and the manager ends in the same
-        state, but the store gets one transaction and one embedding batch: the way to import a history.
-        The batch is acknowledged as a whole when this returns. If a frame is rejected (say, it can never
-        fit), the frames before it are still written and stored, and the error says how many were.
+        state, but the store gets one transaction and one embedding batch: the way to write a turn (a tool
+        call and its results) or import a history. The batch is atomic: if a frame is rejected, or the store
+        fails, nothing of it is stored (pages its writes evicted stay in swap, where nothing is lost).
         """
+        batch: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
+        for index, item in enumerate(frames):
+            if isinstance(item, Frame):
+                batch.append((item.role, item.text, item.group_id, item.metadata))
+            elif isinstance(item, tuple) and len(item) == 2:
+                batch.append((item[0], item[1], None, None))
+            else:
+                raise InvalidArgument(f"write_many() takes Frames or (role, text) pairs; item {index} is {item!r}")
+        for index, (role, text, group, _) in enumerate(batch):  # every frame is checked before any is written
+            try:
+                _check_frame(role, text, group)
+            except InvalidArgument as exc:
+                exc.message = f"write_many() item {index}: {exc.message}; nothing was written"
+                raise
         self.kernel.begin_batch()
+        before = self.kernel.ids.state()
+        recorder, self.recorder, recorded = self.recorder, None, []  # a batch is recorded once it is stored
         written: list[list[PageId]] = []
         try:
-            for index, item in enumerate(frames):
-                if isinstance(item, Frame):
-                    role, text, group, metadata = item.role, item.text, item.group_id, item.metadata
-                elif isinstance(item, tuple) and len(item) == 2:
-                    (role, text), group, metadata = item, None, None
-                else:
-                    raise InvalidArgument(f"write_many() takes Frames or (role, text) pairs; item {index} is {item!r}")
-                written.append(
-                    self.write(role, text, importance=importance, group=group, namespace=namespace, metadata=metadata)
-                )
-        except NexintError as exc:
-            exc.message += f" (write_many wrote and stored the {len(written)} frames before it)"
+            for role, text, group, metadata in batch:
+                ids = self.write(role, text, importance=importance, group=group, namespace=namespace, metadata=metadata)
+                written.append(ids)
+                recorded.append((role, text, ids, group, metadata))
+        except BaseException:
+            self.kernel.abort_batch("write_many failed: nothing of the batch is stored")
+            self.kernel.ids.restore(before)
             raise
         finally:
-            self.kernel.end_batch()
+            self.recorder = recorder
+        self.kernel.end_batch()
+        if recorder is not None:
+            for role, text, ids, group, metadata in recorded:
+                tags = list(metadata.get("tags", [])) if metadata else []
+                options = {"importance": importance, "group": group, "pin": False, "quarantined": False, "tags": tags}
+                recorder.message(role, text, ids, **options)
         return written
 
     # -- page-in on query -----------------------------------------------------------------------
@@ -601,6 +611,18 @@ def check_options(adapter: str, options: Mapping[str, Any]) -> None:
             f"it takes token_limit, store, policy, namespace and the MemoryManager options "
             f"({', '.join(sorted(_MANAGER_OPTIONS - {'store', 'policy', 'namespace'}))})"
         )
+
+
+def _check_frame(role: object, text: object, group: object) -> None:
+    """Raise :class:`InvalidArgument` for a message nexint cannot write."""
+    if role not in ROLES:
+        raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not isinstance(text, str):
+        raise InvalidArgument(f"content must be a string, got {type(text).__name__}")
+    if not text.strip() and role in ("user", "system"):  # an assistant's call, a tool's result may be empty
+        raise InvalidArgument(f"an empty {role} message says nothing to remember")
+    if group is not None and (not isinstance(group, str) or not group):
+        raise InvalidArgument(f"group must be a non-empty string, got {group!r}")
 
 
 def session_namespace(session_id: str | None, namespace: str | None, adapter: str) -> str | None:

@@ -368,9 +368,9 @@ def test_tiny_run_baselines_do_not_fail_on_oversized_results(
 def test_tiny_run_tool_results_reach_the_second_call_of_the_agents_that_keep_them(
     tiny_run: tuple[dict[str, Any], list[dict[str, Any]], list[Chat]],
 ) -> None:
-    """The executor's scratchpad and the LlamaIndex agent turn always carry the turn's own call and result."""
+    """The executor's scratchpad and nexint's memories always carry the turn's own call and result."""
     _, records, _ = tiny_run
-    for method in ("token-buffer", "chat-memory-buffer"):
+    for method in ("token-buffer", "nexint-langchain", "nexint-llamaindex"):
         tools = [record for record in records if record["method"] == method and record["kind"] == "tool"]
         assert tools
         assert all(record["own_result"] for record in tools)
