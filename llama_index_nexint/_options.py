@@ -23,6 +23,7 @@ def open_for_adapter(
     policy: str | EvictionPolicy | None,
     namespace: str | None,
     options: Mapping[str, Any],
+    adapter: str,
 ) -> tuple[MemoryManager, bool, int]:
     """``(manager, owned, token_limit)``: with a ready manager, ``token_limit`` is only the budget of
     ``get()`` (default: the manager's limit); without one, it is also the new manager's limit."""
@@ -34,5 +35,6 @@ def open_for_adapter(
         policy=policy,
         namespace=namespace,
         options=options,
+        adapter=adapter,
     )
     return opened, owned, opened.limit_tokens if token_limit is None else token_limit

@@ -79,6 +79,7 @@ class NexintMemoryBlock(BaseMemoryBlock[str]):
             policy=policy,
             namespace=namespace,
             options=manager_options,
+            adapter="NexintMemoryBlock",
         )
         fields: dict[str, Any] = {
             "name": name,

@@ -17,6 +17,7 @@ from llama_index_nexint._options import open_for_adapter
 from llama_index_nexint.messages import META_KEY, FrameWriter, message_text, to_message
 from nexint_core import EvictionPolicy, Frame, MemoryManager, PageTooLarge, SwapStore
 from nexint_core.conversation import Conversation, TurnContext
+from nexint_core.manager import session_namespace
 
 __all__ = ["NexintMemory"]
 
@@ -77,6 +78,7 @@ class NexintMemory(BaseMemory):
         store: SwapStore | str | os.PathLike[str] | None = None,
         policy: str | EvictionPolicy | None = None,
         namespace: str | None = None,
+        session_id: str | None = None,
         **manager_options: Any,
     ) -> None:
         manager, owned, token_limit = open_for_adapter(
@@ -84,8 +86,9 @@ class NexintMemory(BaseMemory):
             token_limit=token_limit,
             store=store,
             policy=policy,
-            namespace=namespace,
+            namespace=session_namespace(session_id, namespace, "NexintMemory"),
             options=manager_options,
+            adapter="NexintMemory",
         )
         fields: dict[str, Any] = {
             "manager": manager,
@@ -108,18 +111,27 @@ class NexintMemory(BaseMemory):
         policy: str | EvictionPolicy | None = None,
         namespace: str | None = None,
         *,
+        session_id: str | None = None,
         chat_history: Sequence[ChatMessage] | None = None,
         llm: LLM | None = None,
         **manager_options: Any,
     ) -> NexintMemory:
         """A memory on ``manager``, or on a new manager of ``token_limit`` tokens (default: three quarters
         of ``llm``'s context window, else 3000) with ``store``, ``policy``, ``namespace`` and any other
-        :class:`~nexint_core.MemoryManager` option (``record=`` records a session). A non-empty
+        :class:`~nexint_core.MemoryManager` option (``record=`` records a session). ``session_id`` names the
+        memory's namespace (as ``Memory.from_defaults(session_id=...)`` keys LlamaIndex's own), so sessions
+        sharing a store stay apart; without it (and without ``namespace=``) it is ``default``. A non-empty
         ``chat_history`` replaces the stored history, as ``set()`` does."""
         if token_limit is None and llm is not None:
             token_limit = int(llm.metadata.context_window * _TOKEN_LIMIT_RATIO)
         memory = cls(
-            manager, token_limit=token_limit, store=store, policy=policy, namespace=namespace, **manager_options
+            manager,
+            token_limit=token_limit,
+            store=store,
+            policy=policy,
+            namespace=namespace,
+            session_id=session_id,
+            **manager_options,
         )
         if chat_history:
             memory.set(list(chat_history))

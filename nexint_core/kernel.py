@@ -178,7 +178,7 @@ class PagingKernel:
         if page.group_id is not None:
             self.groups.setdefault(page.unit, []).append(page)
         if self._spill and page.tier is Tier.SWAP:
-            page.content, page.spilled = "", True
+            page.spill(self.read_content)
 
     def reserved(self) -> int:
         """Tokens a new active page must leave free: core, plus the whole summary budget when summaries are
@@ -295,7 +295,7 @@ class PagingKernel:
             raise StoreError(f"the swap store could not store {pages[0].id}: {exc}") from exc
         for page in pages:  # pages evicted before they were stored release their content now
             if self._unstored.pop(page.id, None) is not None and self._spill and page.tier is Tier.SWAP:
-                page.content, page.spilled = "", True
+                page.spill(self.read_content)
 
     def discard(self, pages: list[Page], reason: str, now: float) -> None:
         """Take back pages whose write-through failed; the log shows them dropped."""
@@ -392,7 +392,8 @@ class PagingKernel:
         spilled = [page.id for page in archived if page.spilled]
         found = self.store.contents(spilled) if spilled else {}
         copies = [
-            replace(page, content=found[page.id], spilled=False) if page.id in found else page for page in archived
+            replace(page, content=found[page.id], spilled=False, loader=None) if page.id in found else page
+            for page in archived
         ]
         return resident, copies
 
@@ -415,15 +416,16 @@ class PagingKernel:
             if tier is Tier.SWAP and page.id in self._unstored:
                 pass  # not stored yet: released once it is
             elif tier is Tier.SWAP:
-                page.content, page.spilled = "", True
+                page.spill(self.read_content)
             elif page.spilled:
-                page.content, page.spilled = self.stored_content(page), False
+                page.restore(self.read_content(page.id))
         self.record(page, action, reason, old, tier, now)
 
-    def stored_content(self, page: Page) -> str:
-        stored = self.store.get(page.id)
+    def read_content(self, page_id: str) -> str:
+        """A swapped page's content, read from the store (what a spilled page's :attr:`Page.content` does)."""
+        stored = self.store.get(page_id)
         if stored is None:
-            raise StoreError(f"page {page.id} is in the page table but missing from the store")
+            raise StoreError(f"page {page_id} is in the page table but missing from the store")
         return stored.content
 
     def fetch_contents(self, pages: list[Page]) -> None:
@@ -434,11 +436,11 @@ class PagingKernel:
         found: Mapping[str, str] = self.store.contents([page.id for page in spilled])
         for page in spilled:
             if page.id in found:
-                page.content, page.spilled = found[page.id], False
+                page.restore(found[page.id])
 
     def with_content(self, page: Page) -> Page:
         """The page itself, or a copy carrying the content a durable store holds for it."""
-        return replace(page, content=self.stored_content(page), spilled=False) if page.spilled else page
+        return replace(page, content=self.read_content(page.id), spilled=False, loader=None) if page.spilled else page
 
     def record(
         self, page: Page, action: Action, reason: str, tier_from: Tier | None, tier_to: Tier | None, now: float

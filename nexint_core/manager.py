@@ -249,7 +249,10 @@ class MemoryManager:
         own = sorted((page for page in self.page_table if page.namespace == self.namespace), key=lambda p: p.vaddr)
         spilled = [page.id for page in own if page.spilled]
         found: Mapping[str, str] = self.store.contents(spilled) if spilled else {}
-        return [replace(page, content=found[page.id], spilled=False) if page.id in found else page for page in own]
+        return [
+            replace(page, content=found[page.id], spilled=False, loader=None) if page.id in found else page
+            for page in own
+        ]
 
     def usage(self) -> dict[str, int]:
         """Tokens per tier, the limits, and what is free."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import groupby
@@ -71,9 +71,10 @@ class Page:
     quarantined: bool = False
     vaddr: int = -1
     metadata: dict[str, Any] = field(default_factory=dict)
-    spilled: bool = False  # in swap of a durable store, content released from memory (get() reloads it)
+    spilled: bool = False  # in swap of a store that keeps a copy: content released from memory, read on access
     # Tokens of the content as a prompt line shows it (" " + content + a line break): counted once, by assembly.
     line_tokens: int | None = field(default=None, repr=False)
+    loader: Callable[[str], str] | None = field(default=None, repr=False)  # reads a spilled page's content
 
     def __post_init__(self) -> None:
         self.id = PageId(self.id)
@@ -84,6 +85,17 @@ class Page:
         ):
             raise InvalidArgument(f"page tokens must be a non-negative integer, got {self.tokens!r}")
         self.importance = validate_importance(self.importance)
+
+    def spill(self, loader: Callable[[str], str]) -> None:
+        """Release the content from memory: :attr:`content` reads it back through ``loader`` on each access."""
+        object.__setattr__(self, "loader", loader)
+        _CONTENT.__set__(self, "")
+        self.spilled = True
+
+    def restore(self, content: str) -> None:
+        """Hold ``content`` in memory again (the page is coming back from swap)."""
+        _CONTENT.__set__(self, content)
+        self.spilled, self.loader = False, None
 
     @property
     def pinned(self) -> bool:
@@ -110,6 +122,20 @@ class Page:
             "content": self.content,
         }
 
+
+_CONTENT: Any = Page.__dict__["content"]  # the slot: the property below reads and writes it
+
+
+def _content(page: Page) -> str:
+    """The page's text; a spilled page's is read from its store (never a silent empty string)."""
+    if page.spilled and page.loader is not None:
+        return page.loader(page.id)
+    text: str = _CONTENT.__get__(page, Page)
+    return text
+
+
+_READ_ON_ACCESS = property(_content, _CONTENT.__set__, doc="The page's text (read from the store when spilled).")
+setattr(Page, "content", _READ_ON_ACCESS)  # noqa: B010  (the dataclass field becomes a property over its slot)
 
 ContextPage = Page
 
