@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) -m nexint_bench recall --data $(LOCOMO) --protocol interleaved --json \
 		> docs/recall-interleaved-benchmark.json
 	$(PY) -m nexint_bench latency --json docs/latency-benchmark.json --plot docs/latency.png
+	$(PY) -m nexint_bench chat --json > docs/chat-benchmark.json
 	$(PY) scripts/benchmarks_md.py --locomo $(LOCOMO)
 
 clean:

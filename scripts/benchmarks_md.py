@@ -166,6 +166,40 @@ def _postgres_section(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _chat_section(report: dict[str, Any]) -> list[str]:
+    config, counts = report["config"], report["counts"]
+    results = report["results"]
+    budgets = [str(budget) for budget in config["budgets"]]
+    lines = [
+        "## What the model receives in long chats (`memos bench chat`)",
+        "",
+        f"{counts['chats']} generated chats of {counts['turns_per_chat']} user turns (seed {config['seed']}), "
+        f"{counts['tool_calls']} tool calls with results of {counts['tool_result_tokens']['min']:,}-"
+        f"{counts['tool_result_tokens']['max']:,} tokens, facts stated early and asked late, fed through each "
+        "framework's real code path with a fake model that records every input; the chats run two at a time as "
+        "two threads of one app. Per method and budget: the share of turns whose model call got the 6 messages "
+        "before the user's message and that message as real messages (a faithful excerpt counts), orphaned tool "
+        "calls, turns over the budget (every message's text, tool calls as `name(arguments)`), recall of the "
+        "planted facts, and turns that received the other thread's text.",
+        "",
+        "```",
+        "memos bench chat --json",
+        "```",
+        "",
+        "| method | budget | last 6 present | orphaned calls | turns over budget (max over) | facts recalled | leaks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method, by_budget in results.items():
+        for budget in budgets:
+            entry = by_budget[budget]
+            lines.append(
+                f"| {method} | {int(budget):,} | {entry['recent_all_share']:.0%} (min {entry['recent_min']}) | "
+                f"{entry['orphaned']} | {entry['over_budget_turns']} ({entry['max_over']:,}) | "
+                f"{entry['recalled']}/{entry['questions']} | {entry['leak_turns']} |"
+            )
+    return [*lines, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DOCS / "benchmarks.md"))
@@ -175,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     recall_interleaved = _load("recall-interleaved-benchmark.json")
     latency = _load("latency-benchmark.json")
     postgres = _load("postgres-benchmark.json")
+    chat = _load("chat-benchmark.json")
     lines = [
         "# Benchmarks",
         "",
@@ -199,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     for report, title in ((recall_end, "Protocol `end`"), (recall_interleaved, "Protocol `interleaved`")):
         if report is not None:
             lines += _recall_section(report, title)
+    if chat is not None:
+        lines += _chat_section(chat)
     lines += [
         "## Per-turn cost as history grows (`memos bench latency`)",
         "",
