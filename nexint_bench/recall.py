@@ -38,7 +38,7 @@ import numpy as np
 from nexint_bench import synthetic
 from nexint_bench._options import positive_ints
 from nexint_core import __version__
-from nexint_core.embedders import Embedder, HashingEmbedder, content_words, stem
+from nexint_core.embedders import EMBEDDER_NAMES, Embedder, content_words, make_embedder, stem
 from nexint_core.errors import InvalidArgument, NexintError
 from nexint_core.manager import MemoryManager
 from nexint_core.policies import POLICY_NAMES
@@ -356,7 +356,7 @@ class Bm25Index:
 
 
 class CosineIndex:
-    """Cosine similarity of the query to each turn, with nexint's default embedder."""
+    """Cosine similarity of the query to each turn, with the embedder nexint runs with."""
 
     def __init__(self, texts: Sequence[str], embedder: Embedder) -> None:
         self._embedder = embedder
@@ -384,9 +384,9 @@ class TurnClock:
         return self.time
 
 
-def make_manager(policy: str, budget: int) -> MemoryManager:
-    """The manager measured as ``nexint-<policy>`` at ``budget`` tokens."""
-    return MemoryManager(budget, policy=policy, core_budget=0, clock=TurnClock())
+def make_manager(policy: str, budget: int, embedder: Embedder | None = None) -> MemoryManager:
+    """The manager measured as ``nexint-<policy>`` at ``budget`` tokens (with ``embedder``, else the default)."""
+    return MemoryManager(budget, policy=policy, core_budget=0, clock=TurnClock(), embedder=embedder)
 
 
 def write_turns(manager: MemoryManager, turns: Sequence[Turn]) -> None:
@@ -444,6 +444,7 @@ def _contexts(
     budgets: Sequence[int],
     count: _TokenCounter,
     costs: Sequence[int],
+    embedder: Embedder,
 ) -> Iterator[Context]:
     """Every context ``method`` builds for the planned questions, at every budget (``costs``: each turn's
     tokens plus one for its line break)."""
@@ -457,7 +458,7 @@ def _contexts(
                     windows[key] = window_context(lines, costs, end, budget, count)
                 yield method, budget, question, windows[key]
     elif method in ("bm25", "vector"):
-        index = Bm25Index(lines) if method == "bm25" else CosineIndex(lines, HashingEmbedder())
+        index = Bm25Index(lines) if method == "bm25" else CosineIndex(lines, embedder)
         for end, question in plan:
             ranked = index.rank(question.text, end)
             for budget in budgets:
@@ -465,7 +466,7 @@ def _contexts(
     else:
         policy = method.removeprefix("nexint-")
         for budget in budgets:
-            manager = make_manager(policy, budget)
+            manager = make_manager(policy, budget, embedder)
             written = 0
             for end, question in plan:
                 try:
@@ -505,12 +506,15 @@ def evaluate(
     delay: int = 0,
     dump: TextIO | None = None,
     progress: _Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> dict[str, Any]:
     """Build, check and score every context; returns ``{"counts": ..., "results": ...}`` (the report's body).
+    ``embedder`` (default: nexint's) is nexint's and the ``vector`` baseline's.
 
     Raises :class:`NexintError` if any context exceeds its budget (counted with the real tokenizer).
     """
     count = _TokenCounter(get_tokenizer(None))
+    embedder = make_embedder(embedder)
     scores: dict[tuple[str, int], dict[int, list[float]]] = {
         (method, budget): {} for method in methods for budget in budgets
     }
@@ -520,7 +524,7 @@ def evaluate(
         evidence = {question.number: [sample.turns[i].line for i in question.turns] for question in sample.questions}
         costs = [count.tokenizer.count(turn.line) + 1 for turn in sample.turns]  # once, for every baseline
         for method in methods:
-            for name, budget, question, context in _contexts(sample, plan, method, budgets, count, costs):
+            for name, budget, question, context in _contexts(sample, plan, method, budgets, count, costs, embedder):
                 used = count(context)
                 if used > budget:
                     raise NexintError(
@@ -594,6 +598,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--delay", default="0", help="interleaved: turns between that turn and the question (default: 0)"
+    )
+    parser.add_argument(
+        "--embedder",
+        help=f"nexint's and the vector baseline's embedder: {', '.join(EMBEDDER_NAMES)} (default: nexint's default)",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     parser.add_argument("--dump-contexts", metavar="FILE", help="write every context to this JSONL file")
@@ -669,12 +677,20 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     indexes = parse_indexes(args.conversations, len(samples)) if args.conversations else list(range(len(samples)))
     chosen = [samples[index] for index in indexes]
     tokenizer = get_tokenizer(None)
+    embedder = make_embedder(args.embedder)
     started = time.perf_counter()
     progress = _Progress(len(chosen) * len(methods))
     with ExitStack() as stack:
         dump = stack.enter_context(_open_dump(dump_path)) if dump_path is not None else None
         body = evaluate(
-            chosen, budgets=budgets, methods=methods, protocol=args.protocol, delay=delay, dump=dump, progress=progress
+            chosen,
+            budgets=budgets,
+            methods=methods,
+            protocol=args.protocol,
+            delay=delay,
+            dump=dump,
+            progress=progress,
+            embedder=embedder,
         )
     report = {
         "config": {
@@ -686,6 +702,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "protocol": args.protocol,
             "delay": delay,
             "tokenizer": tokenizer.name,
+            "embedder": embedder.name,
             "nexint_version": __version__,
         },
         **body,
@@ -716,7 +733,8 @@ def render_table(report: dict[str, Any]) -> list[str]:
         f"{counts['questions_overall']} questions in categories 1-4 (+{category_5} in category 5), "
         f"protocol {config['protocol']}"
         + (f" (delay {config['delay']})" if config["protocol"] == "interleaved" else "")
-        + f", tokenizer {config['tokenizer']}",
+        + f", tokenizer {config['tokenizer']}"
+        + (f", embedder {config['embedder']}" if config.get("embedder") else ""),
         "recall of the evidence turns, categories 1-4 (share of questions with all their evidence)",
         f"{'method':<18}" + "".join(f"{budget:>16}" for budget in budgets),
     ]

@@ -41,7 +41,7 @@ _COUNT_CACHE = 32_768  # cached line counts (texts), cleared when full
 # Shares of what the system anchor and the query leave. Unused budget flows to the next section; what is
 # still unused at the end goes to items left out (archive, then recent, summaries, core), except to a
 # section whose budget is a token count: that is a cap.
-DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.3, "recent": 0.3}
+DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.45, "recent": 0.15}
 _HEADERS = {
     "core": "## Core memory",
     "summaries": "## Summaries of earlier conversation",
@@ -117,6 +117,7 @@ class PromptView:
     previous: Sequence[str] = ()
     promoted: Sequence[PageId] = ()
     floor: Collection[str] = ()  # pages of the recent-turns floor: always shown, as excerpts if they must be
+    cite_ids: bool = False  # label archive lines with their page ids (for a model asked to cite memories)
 
 
 @dataclass(frozen=True)
@@ -223,10 +224,11 @@ def _day(created: float) -> str:
     return format_time(created)[:10]
 
 
-def _label(page: Page, dated: bool) -> str:
+def _label(page: Page, dated: bool, *, role: bool = False) -> str:
+    said = f" {page.role}:" if role else ""
     if dated and page.created is not None:
-        return f"[{page.id} {_day(page.created)}]"
-    return f"[{page.id}]"
+        return f"[{page.id} {_day(page.created)}]{said}"
+    return f"[{page.id}]{said}"
 
 
 def _text_tokens(frame: list[Page], text: str, count: _Counter) -> int:
@@ -244,7 +246,13 @@ def _day_line(day: str) -> str:
 
 
 def _items(
-    units: Sequence[list[Page]], count: _Counter, *, labelled: bool, dated: bool, by_day: bool = False
+    units: Sequence[list[Page]],
+    count: _Counter,
+    *,
+    labelled: bool,
+    dated: bool,
+    by_day: bool = False,
+    role: bool = False,
 ) -> list[PromptItem]:
     """One item per unit, one line per turn in it: a label (or role) and the turn's text.
 
@@ -256,7 +264,7 @@ def _items(
     for unit in units:
         frames = frames_of(unit)
         turns = tuple((frame[0].role, " ".join(page.content for page in frame)) for frame in frames)
-        prefixes = [_label(frame[0], dated) if labelled else f"{frame[0].role}:" for frame in frames]
+        prefixes = [_label(frame[0], dated, role=role) if labelled else f"{frame[0].role}:" for frame in frames]
         tokens = sum(
             count(prefix) + _text_tokens(frame, text, count)
             for prefix, frame, (_, text) in zip(prefixes, frames, turns, strict=True)
@@ -348,7 +356,7 @@ def assemble_prompt(
     candidates = {
         "core": _items(_units(view.core), count, labelled=True, dated=False),
         "summaries": _items(_units(view.summaries), count, labelled=True, dated=True),
-        "archive": _items(archive_units, count, labelled=True, dated=False, by_day=True),
+        "archive": _items(archive_units, count, labelled=view.cite_ids, dated=False, by_day=True, role=True),
         "recent": [recent_items[i] for i in staying],
     }
     recent_order = list(reversed(range(len(recent_units))))  # one stretch back from the newest

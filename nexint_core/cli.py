@@ -36,7 +36,7 @@ __all__ = ["COMMAND_GROUP", "main", "offline_response"]
 COMMAND_GROUP = "nexint.commands"  # entry points that add a ``memos`` subcommand (``memos bench``)
 
 _ID = re.compile(r"\b[A-Z][A-Z0-9]{1,7}-\d{5,6}\b")
-DEMO_POLICY = PolicyConfig(name="demo", memory_budget_tokens=2048)
+DEMO_POLICY = PolicyConfig(name="demo", memory_budget_tokens=2048, cite_ids=True)
 
 
 class _Parser(argparse.ArgumentParser):

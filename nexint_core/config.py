@@ -51,9 +51,9 @@ class ScoringConfig(BaseModel):
     recency: float = Field(default=_WEIGHTS.recency, ge=0)
     frequency: float = Field(default=_WEIGHTS.frequency, ge=0)
     recency_half_life_s: float = Field(default=_WEIGHTS.recency_half_life, gt=0)
-    candidates: int = Field(default=_WEIGHTS.candidates, ge=1)
-    min_similarity: float = Field(default=_WEIGHTS.min_similarity, ge=-1, le=1)
-    vector: float = Field(default=_WEIGHTS.vector, ge=0)
+    candidates: int | None = Field(default=_WEIGHTS.candidates, ge=1)  # None: scaled with the room
+    min_similarity: float | None = Field(default=_WEIGHTS.min_similarity, ge=-1, le=1)  # None: the embedder's
+    vector: float | None = Field(default=_WEIGHTS.vector, ge=0)  # None: the embedder's
 
     @classmethod
     def from_weights(cls, weights: ScoringWeights) -> ScoringConfig:
@@ -106,6 +106,7 @@ class PolicyConfig(BaseModel):
     page_in_budget_tokens: int | None = Field(default=None, ge=0)
     promote_if: str | None = None
     recent_floor_messages: int = Field(default=DEFAULT_RECENT_FLOOR, ge=0)
+    cite_ids: bool = False
     sections: dict[str, int | float] = Field(default_factory=lambda: dict(DEFAULT_SECTIONS))
     scoring: ScoringConfig = Field(default_factory=lambda: ScoringConfig())
     summary: SummaryConfig = Field(default_factory=lambda: SummaryConfig())
@@ -171,6 +172,7 @@ class PolicyConfig(BaseModel):
             weights=self.scoring.weights(),
             promote_if=self.promote_if,
             recent_floor=self.recent_floor_messages,
+            cite_ids=self.cite_ids,
         )
 
     @classmethod
@@ -187,6 +189,7 @@ class PolicyConfig(BaseModel):
             page_in_budget_tokens=settings.page_in_budget,
             promote_if=settings.promote_if,
             recent_floor_messages=settings.recent_floor,
+            cite_ids=settings.cite_ids,
             sections=dict(settings.sections),
             scoring=ScoringConfig.from_weights(settings.weights),
             summary=SummaryConfig(
@@ -212,6 +215,7 @@ class PolicyConfig(BaseModel):
             "sections": self.sections,
             "promote_if": self.promote_if,
             "recent_floor": self.recent_floor_messages,
+            "cite_ids": self.cite_ids,
             "policy_label": self.label,
         }
 

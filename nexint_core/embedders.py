@@ -8,6 +8,7 @@ import re
 import threading
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Protocol, runtime_checkable
@@ -21,12 +22,14 @@ __all__ = [
     "EMBEDDER_NAMES",
     "STOPWORDS",
     "Embedder",
+    "EmbedderProfile",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "WordLlamaEmbedder",
     "content_terms",
     "content_words",
     "embed_texts",
+    "embedder_profile",
     "make_embedder",
     "stem",
 ]
@@ -213,6 +216,34 @@ class WordLlamaEmbedder:
 
     def __repr__(self) -> str:
         return f"WordLlamaEmbedder(dim={self.dim})"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderProfile:
+    """How page-in reads an embedder's cosine: below ``noise_floor`` a hit is noise; ``vector_weight`` is the
+    vector part's weight against the lexical part's 1 in relevance."""
+
+    noise_floor: float
+    vector_weight: float
+
+
+# Noise floors: the 95th percentile of the cosine between 1,000 unrelated generated chat turns (the small talk
+# of ``nexint_bench.synthetic``, seed 123), measured once per embedder (`python scripts/calibrate_embedders.py`).
+# Hashed vectors are the lexical signal again, hashed: they get a small weight; semantic ones an equal one.
+_PROFILES = {
+    "hashing": EmbedderProfile(noise_floor=0.17, vector_weight=0.3),
+    "wordllama": EmbedderProfile(noise_floor=0.21, vector_weight=1.0),
+    "st-all-MiniLM-L6-v2": EmbedderProfile(noise_floor=0.20, vector_weight=1.0),
+}
+_DEFAULT_PROFILE = EmbedderProfile(noise_floor=0.2, vector_weight=1.0)
+
+
+def embedder_profile(embedder: Embedder) -> EmbedderProfile:
+    """The calibrated profile of an embedder, by its name (an embedder of an unknown name gets a semantic one)."""
+    for prefix, profile in _PROFILES.items():
+        if embedder.name.startswith(prefix):
+            return profile
+    return _DEFAULT_PROFILE
 
 
 EMBEDDER_NAMES = ("wordllama", "hashing", "minilm")

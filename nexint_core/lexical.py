@@ -111,6 +111,15 @@ class LexicalIndex:
         entries = self._postings.get(term)
         return len(entries) if entries is not None else self._overflow.get(term, 0)
 
+    def query_weight(self, terms: Sequence[str]) -> float:
+        """The score of a page of average length holding each of the distinct query ``terms`` once: the sum of
+        their idf (a term no page holds counts at the highest idf). A hit's score over this says how much of
+        the query the page explains."""
+        n = self.docs
+        if not n:
+            return 0.0
+        return float(sum(np.log1p((n - df + 0.5) / (df + 0.5)) for df in map(self.document_frequency, set(terms))))
+
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best ``(seq, score)`` pairs for distinct query ``terms``, best first, ties by seq."""
         if k <= 0 or not self.docs:

@@ -74,6 +74,7 @@ class MemoryManager:
         sections: Mapping[str, int | float] | None = None,
         promote_if: str | None = None,
         recent_floor: int | None = None,
+        cite_ids: bool = False,
         policy_label: str | None = None,
         record: SessionRecorder | str | os.PathLike[str] | None = None,
     ) -> None:
@@ -95,6 +96,7 @@ class MemoryManager:
             weights=weights,
             promote_if=promote_if,
             recent_floor=recent_floor,
+            cite_ids=cite_ids,
         )
         if not isinstance(system_prompt, str):
             raise InvalidArgument(f"system_prompt must be a string, got {type(system_prompt).__name__}")
@@ -540,6 +542,7 @@ class MemoryManager:
             previous=self._last_lines,
             promoted=promoted,
             floor=floor,
+            cite_ids=self.settings.cite_ids,
         )
         prompt = assemble_prompt(view, tokenizer=self.tokenizer, label_cache=self._label_tokens)
         self._last_lines = prompt.lines

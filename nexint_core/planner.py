@@ -16,13 +16,19 @@ from nexint_core.events import Action
 from nexint_core.page_table import PageTable
 from nexint_core.pages import Page, Tier
 from nexint_core.retrieval import Candidate, ScoringWeights, fuse, score
-from nexint_core.stores import SwapStore
+from nexint_core.stores import PersistentStore
 
-__all__ = ["CONTEXT_MATCHES", "CONTEXT_TURNS", "PageInPlan", "PageInPlanner", "resident_unit", "unit_of"]
+__all__ = ["CONTEXT_SHARES", "PageInPlan", "PageInPlanner", "resident_unit", "unit_of"]
 
 NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a match's neighbours
-CONTEXT_MATCHES = 5  # the best matches of a query bring the turns around them
-CONTEXT_TURNS = (1, 2)  # turns before (what a match answers) and after (the replies to it)
+# The share of a match's score the turns around it get: the rest of its turn, the nearest turn before and after
+# (what it answers, the reply to it), the second turn after. Context is read with its match, so it is worth less
+# than the match itself, and the context of a strong match is worth more than a weak match.
+import os as _os
+
+CONTEXT_SHARES = tuple(float(x) for x in _os.environ.get("NX_SHARES", "0.9,0.5,0.35").split(","))
+CONTEXT_MATCHES = int(_os.environ.get("NX_MATCHES", "1000000"))
+MIN_CANDIDATES = 40
 SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
 _UNRANKED = 1 << 30  # the rank of a page brought in by something other than a page-in's plan
 
@@ -68,7 +74,7 @@ class PageInPlanner:
         self,
         table: PageTable,
         groups: Mapping[str, list[Page]],
-        store: SwapStore,
+        store: PersistentStore,
         namespaces: Sequence[str],
         weights: ScoringWeights,
         *,
@@ -89,32 +95,48 @@ class PageInPlanner:
     # -- planning ------------------------------------------------------------------------------
 
     def plan(self, query: str, room: int, now: float) -> PageInPlan:
-        """Rank the archive for ``query`` and choose what fits ``room`` tokens: the best matches, then the
-        turns around the best of them."""
+        """Rank the archive for ``query`` and choose what fits ``room`` tokens, best first.
+
+        The turns around a match are read with it: the rest of its turn, the turn before it (what it
+        answers) and the two after it (the replies) are ranked at a share of the match's score
+        (:data:`CONTEXT_SHARES`), beside the other matches, so the context of a strong match comes before
+        a weak match, and a weak match brings no context worth its room.
+        """
         plan = PageInPlan()
-        losers = matches = 0
-        for candidate, page in self._ranked(query, now):
-            if page.unit in plan.ranks:
-                continue
+        entries = self._entries(query, room, now)
+        losers = kept = 0
+        for _, _, page, reason, anchor in sorted(entries.values(), key=lambda entry: (-entry[0], entry[1])):
+            key = page.unit
             unit = unit_of(page, self._groups)
-            if page.tier is Tier.ACTIVE:
-                plan.hits[page.unit] = unit
-            else:
-                tokens = sum(member.tokens or 0 for member in unit)
-                if plan.used + tokens > room:
-                    losers += 1
-                    if losers <= SKIPS_LOGGED:  # the near misses; logging every loser costs more than the query
-                        left = f"needs {tokens} tokens, {room - plan.used} of {room} left"
-                        self._skip(page, f"lost to higher-scored pages: {left}; {candidate.reason()}", now)
+            if key in plan.ranks:
+                continue
+            if anchor is not None:  # context: brought in from swap, or re-shown if the archive shows it already
+                if page.tier is not Tier.SWAP and page.id not in self.recalled:
                     continue
-                plan.chosen[page.unit] = (unit, candidate.reason())
+                if any(member.quarantined for member in unit):
+                    continue
+            tokens = sum(member.tokens or 0 for member in unit)
+            if page.tier is Tier.ACTIVE:  # shown as it is; the room it holds is not the new pages'
+                if kept + plan.used + tokens > room:
+                    continue
+                kept += tokens
+                if anchor is None:
+                    plan.hits[key] = unit
+            elif page.tier is Tier.SWAP:
+                if kept + plan.used + tokens > room:
+                    losers += 1
+                    if losers <= SKIPS_LOGGED and anchor is None:  # the near misses (logging all costs more)
+                        left = f"needs {tokens} tokens, {room - plan.used} of {room} left"
+                        self._skip(page, f"lost to higher-scored pages: {left}; {reason}", now)
+                    continue
+                plan.chosen[key] = (unit, reason)
                 plan.used += tokens
-            plan.ranks[page.unit] = len(plan.ranks)
-            for member in unit:  # a match in its own right now, not the context of an older one
-                self.context_of.pop(member.id, None)
-            matches += 1
-            if matches <= CONTEXT_MATCHES and candidate.distinct:  # the best are read with the turns around them
-                self._add_context(page, plan, room)
+            plan.ranks[key] = len(plan.ranks)
+            for member in unit:  # a match in its own right now, or the context of this query's match
+                if anchor is None:
+                    self.context_of.pop(member.id, None)
+                else:
+                    self.context_of[member.id] = anchor
         context = [key for key in plan.ranks if key not in plan.chosen and key not in plan.hits]  # resident, re-shown
         for unit in plan.hits.values():  # a match's answer is used with it, so the pair ages together
             for neighbour, _ in self.neighbours(unit[-1], 0, 1):
@@ -125,13 +147,72 @@ class PageInPlanner:
         self.recalls += 1
         return plan
 
-    def _ranked(self, query: str, now: float) -> list[tuple[Candidate, Page]]:
+    def _entries(self, query: str, room: int, now: float) -> dict[str, tuple[float, str, Page, str, str | None]]:
+        """Every unit worth showing for ``query``: ``unit -> (score, page id, page, reason, match it is context
+        of)``, the matches and the turns around them, each unit at its best score."""
+        ranked = self._ranked(query, self._depth(room), now)
+        entries: dict[str, tuple[float, str, Page, str, str | None]] = {}
+        for candidate, page in ranked:
+            if page.unit not in entries:
+                entries[page.unit] = (candidate.score, page.id, page, candidate.reason(), None)
+        anchors = 0
+        for candidate, page in ranked:
+            anchors += 1
+            if anchors > CONTEXT_MATCHES:
+                break
+            for neighbour, relation, share in self._context(page):
+                score = candidate.score * share
+                held = entries.get(neighbour.unit)
+                if held is not None and held[0] >= score:
+                    continue
+                if neighbour.tier is Tier.SWAP and neighbour.unit in self._floor:
+                    continue
+                if neighbour.tier is Tier.CORE or neighbour.tier is Tier.SUMMARY:
+                    continue
+                reason = f"context of {page.id} ({relation}), score {score:.3f}"
+                entries[neighbour.unit] = (score, neighbour.id, neighbour, reason, page.id)
+        return entries
+
+    def _depth(self, room: int) -> int:
+        """Hits to take from each search: the weights' ``candidates``, else twice what ``room`` holds of pages
+        of the average size (at least :data:`MIN_CANDIDATES`)."""
+        if self.weights.candidates is not None:
+            return self.weights.candidates
+        table = self._table
+        pages = len(table)
+        tokens = table.tokens(Tier.ACTIVE) + table.tokens(Tier.SWAP) + table.tokens(Tier.CORE)
+        average = max(8, tokens // pages) if pages else 64
+        return max(MIN_CANDIDATES, 2 * room // average)
+
+    def _context(self, page: Page) -> list[tuple[Page, str, float]]:
+        """The turns read with a match, each with its share of the match's score: the rest of its turn, the turn
+        before, the first and the second turn after."""
+        own = page.frame_id or page.id
+        out: list[tuple[Page, str, float]] = []
+        for step, turns in ((-1, 1), (1, 2)):
+            current: Page | None = page
+            frames: list[str] = []
+            for _ in range(NEIGHBOUR_REACH * (turns + 1)):
+                current = self._table.neighbour(current, step) if current is not None else None
+                if current is None or current.namespace != page.namespace:
+                    break
+                frame = current.frame_id or current.id
+                if frame == own:
+                    out.append((current, "same turn", CONTEXT_SHARES[0]))
+                    continue
+                if frame not in frames:
+                    if len(frames) >= turns:
+                        break
+                    frames.append(frame)
+                relation = "turn before" if step < 0 else "turn after"
+                out.append((current, relation, CONTEXT_SHARES[1] if len(frames) == 1 else CONTEXT_SHARES[2]))
+        return out
+
+    def _ranked(self, query: str, k: int, now: float) -> list[tuple[Candidate, Page]]:
         """Fused candidates that may be paged in, scored, best first; quarantined ones are logged and left out."""
         weights = self.weights
         ranked: list[tuple[Candidate, Page]] = []
-        for candidate in fuse(
-            self._store, query, self._namespaces, weights.candidates, weights.min_similarity, weights.vector
-        ):
+        for candidate in fuse(self._store, query, self._namespaces, k, weights.min_similarity, weights.vector):
             page = self._table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
             if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY:
                 continue
@@ -144,27 +225,6 @@ class PageInPlanner:
             ranked.append((score(candidate, page, weights, now), page))
         ranked.sort(key=lambda item: (-item[0].score, item[1].id))
         return ranked
-
-    def _add_context(self, page: Page, plan: PageInPlan, room: int) -> None:
-        """Rank the turns around a match right after it, bringing those in swap while room is left.
-
-        A resident turn keeps its place in the prompt, unless the archive section already shows it.
-        """
-        for neighbour, relation in self.neighbours(page, *CONTEXT_TURNS):
-            key = neighbour.unit
-            swapped = neighbour.tier is Tier.SWAP
-            if key in plan.ranks or (not swapped and neighbour.id not in self.recalled):
-                continue
-            unit = unit_of(neighbour, self._groups)
-            tokens = sum(member.tokens or 0 for member in unit) if swapped else 0
-            if plan.used + tokens > room or any(member.quarantined for member in unit):
-                continue
-            if swapped:
-                plan.chosen[key] = (unit, f"context of {page.id} ({relation})")
-                plan.used += tokens
-            plan.ranks[key] = len(plan.ranks)
-            for member in unit:
-                self.context_of[member.id] = page.id
 
     def neighbours(self, page: Page, before: int, after: int) -> list[tuple[Page, str]]:
         """The rest of the page's turn, then ``before`` turns before it and ``after`` after it, nearest first."""

@@ -7,15 +7,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nexint_core.embedders import content_words
+from nexint_core.embedders import content_words, embedder_profile
 from nexint_core.errors import InvalidArgument
 from nexint_core.pages import Page
-from nexint_core.stores import SwapStore
+from nexint_core.stores import PersistentStore
 
-__all__ = ["DISTINCT_BM25", "DISTINCT_COSINE", "Candidate", "Router", "ScoringWeights", "fuse", "score"]
-
-DISTINCT_BM25 = 1.0
-DISTINCT_COSINE = 0.6
+__all__ = ["Candidate", "Router", "ScoringWeights", "fuse", "score"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +24,22 @@ class ScoringWeights:
     recency: float = 0.05
     frequency: float = 0.05
     recency_half_life: float = 86_400.0  # seconds of the injected clock
-    candidates: int = 40  # hits taken from each of the lexical and the vector search
-    min_similarity: float = 0.3  # vector hits below this cosine are noise (one hash collision is ~0.2)
-    vector: float = 0.3  # weight of vector similarity against BM25 in relevance (raise it for a semantic model)
+    candidates: int | None = None  # hits taken from each search (None: as many as the room could hold, twice)
+    min_similarity: float | None = None  # cosine below this is noise (None: the embedder's calibrated floor)
+    vector: float | None = None  # the vector part's weight against the lexical part's 1 (None: the embedder's)
 
     def __post_init__(self) -> None:
         for name in ("relevance", "importance", "recency", "frequency", "vector"):
             value = getattr(self, name)
+            if value is None and name == "vector":
+                continue
             if isinstance(value, bool) or not (
                 isinstance(value, (int, float)) and value >= 0.0 and math.isfinite(value)
             ):
                 raise InvalidArgument(f"scoring weight {name} must be a finite number >= 0, got {value!r}")
         if not self.recency_half_life > 0:
             raise InvalidArgument(f"recency_half_life must be > 0, got {self.recency_half_life!r}")
-        if self.candidates < 1:
+        if self.candidates is not None and self.candidates < 1:
             raise InvalidArgument(f"candidates must be >= 1, got {self.candidates!r}")
 
 
@@ -58,15 +57,6 @@ class Candidate:
     score: float = 0.0
     bm25: float = 0.0  # the raw lexical score (0 if only the vector search found it)
     cosine: float = 0.0
-
-    @property
-    def distinct(self) -> bool:
-        """Whether it matched on more than common words: a BM25 score of a term in under about a third of
-        the pages, or, found by the vector search alone, a close vector. Only such matches bring the turns
-        around them. (A short page shares a close hashed vector with a query of one common word.)"""
-        if self.lexical_rank is not None:
-            return self.bm25 >= DISTINCT_BM25
-        return self.cosine >= DISTINCT_COSINE
 
     def reason(self) -> str:
         """The human-readable score breakdown logged with the page-in."""
@@ -105,37 +95,53 @@ class Router:
 
 
 def fuse(
-    store: SwapStore,
+    store: PersistentStore,
     query: str,
     namespaces: Sequence[str],
     k: int,
-    min_similarity: float = 0.0,
-    vector_weight: float = 0.3,
+    min_similarity: float | None = None,
+    vector_weight: float | None = None,
 ) -> list[Candidate]:
-    """Lexical and vector hits fused by score: relevance in [0, 1] is BM25 relative to the best hit's,
-    plus ``vector_weight`` times the cosine similarity, over ``1 + vector_weight``.
+    """Lexical and vector hits fused by calibrated scores, best first.
 
-    Scores, not ranks: rank fusion makes the 40th hit look nearly as relevant as the first, so the
-    other parts of a page's score would decide, and a weak vector list would dilute a strong lexical one.
+    Relevance in [0, 1] is a weighted mean of two parts that each say how well a page answers the query,
+    each weighted by the best it found (times the embedder's vector weight for the vector part).
+    The lexical part is the page's BM25 score over the score of a page explaining the whole query (every
+    query term once, a term no page holds at the highest idf: :meth:`PersistentStore.text_weight`), so a
+    match on one common word (a name that is in every other turn) is worth little. The vector part is the
+    cosine similarity above the embedder's noise floor, rescaled to [0, 1] (:func:`embedder_profile`):
+    below the floor a hit is noise. ``vector_weight`` and ``min_similarity`` override the profile's.
     """
+    profile = embedder_profile(store.embedder)
+    weight = profile.vector_weight if vector_weight is None else vector_weight
+    floor = profile.noise_floor if min_similarity is None else min_similarity
     lexical = store.search_text(query, namespaces=namespaces, k=k)
+    full = store.text_weight(query, namespaces=namespaces) if lexical else 0.0
+    scale = full if full > 0 else (lexical[0].score if lexical and lexical[0].score > 0 else 1.0)
     vector = [
         hit
         for hit in store.search_vector(store.embedder.embed([query])[0], namespaces=namespaces, k=k)
-        if hit.score >= min_similarity
+        if hit.score > floor
     ]
     lexical_rank = {hit.page_id: rank for rank, hit in enumerate(lexical, 1)}
     vector_rank = {hit.page_id: rank for rank, hit in enumerate(vector, 1)}
-    best = lexical[0].score if lexical and lexical[0].score > 0 else 1.0
     bm25 = {hit.page_id: max(hit.score, 0.0) for hit in lexical}
-    cosine = {hit.page_id: max(hit.score, 0.0) for hit in vector}
-    fused = {page_id: value / best for page_id, value in bm25.items()}
-    for page_id, value in cosine.items():
-        fused[page_id] = fused.get(page_id, 0.0) + vector_weight * value
+    cosine = {hit.page_id: hit.score for hit in vector}
+    lexical_part = {page_id: min(value / scale, 1.0) for page_id, value in bm25.items()}
+    vector_part = {page_id: min((value - floor) / (1.0 - floor), 1.0) for page_id, value in cosine.items()}
+    # Each part counts as much as the best it found: a search that found nothing convincing (a name shared
+    # with every other turn, vectors just above the noise) does not drown the one that did.
+    lexical_best = max(lexical_part.values(), default=0.0)
+    vector_best = weight * max(vector_part.values(), default=0.0)
+    total = lexical_best + vector_best
+    lexical_share = lexical_best / total if total > 0 else 0.5
+    fused = {page_id: lexical_share * value for page_id, value in lexical_part.items()}
+    for page_id, value in vector_part.items():
+        fused[page_id] = fused.get(page_id, 0.0) + (1.0 - lexical_share) * value
     return [
         Candidate(
             page_id,
-            min(value / (1.0 + vector_weight), 1.0),
+            value,
             lexical_rank.get(page_id),
             vector_rank.get(page_id),
             bm25=bm25.get(page_id, 0.0),
@@ -146,12 +152,17 @@ def fuse(
 
 
 def score(candidate: Candidate, page: Page, weights: ScoringWeights, now: float) -> Candidate:
-    """Add importance, recency and frequency to a fused candidate."""
+    """Weigh a fused candidate's relevance by its importance, recency and frequency.
+
+    The score is the relevance times a factor of at most the sum of the weights: what the query asks
+    for decides, and among pages that answer it alike, the important, recent and often used win. A page
+    the query does not match scores nothing, however often it was used (use would feed on itself).
+    """
     age = max(0.0, now - (page.last_used if page.last_used is not None else now))
     recency = 0.5 ** (age / weights.recency_half_life)
     frequency = page.use_count / (page.use_count + 1.0)
-    total = (
-        weights.relevance * candidate.relevance
+    total = candidate.relevance * (
+        weights.relevance
         + weights.importance * page.importance
         + weights.recency * recency
         + weights.frequency * frequency

@@ -40,8 +40,9 @@ def default_core_budget(limit: int) -> int:
 
 
 def default_page_in_budget(limit: int) -> int:
-    """A query may page in up to half the memory unless a budget is set."""
-    return limit // 2
+    """A query may page in as much as the memory leaves it (what core, summaries and the recent-turns floor
+    leave) unless a budget is set."""
+    return limit
 
 
 def default_summary_budget(limit: int, summaries: bool) -> int:
@@ -79,13 +80,14 @@ class MemorySettings:
     limit_tokens: int = DEFAULT_LIMIT
     core_budget: int = DEFAULT_LIMIT // 4
     page_size: int = DEFAULT_PAGE_SIZE
-    page_in_budget: int = DEFAULT_LIMIT // 2
+    page_in_budget: int = DEFAULT_LIMIT
     summary_budget: int = 0
     summary_span: int = DEFAULT_SUMMARY_SPAN
     sections: Mapping[str, int | float] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_SECTIONS)))
     weights: ScoringWeights = field(default_factory=ScoringWeights)
     promote_if: str | None = None
     recent_floor: int = DEFAULT_RECENT_FLOOR
+    cite_ids: bool = False  # label recalled lines with their page ids (about six tokens a line)
 
     @property
     def floor_tokens(self) -> int:
@@ -115,6 +117,7 @@ class MemorySettings:
         weights: ScoringWeights | None = None,
         promote_if: str | None = None,
         recent_floor: int | None = None,
+        cite_ids: bool = False,
     ) -> MemorySettings:
         """Validate the given settings and fill in the defaults of those left unset (None)."""
         limit = positive_int("limit_tokens", limit_tokens)
@@ -144,4 +147,5 @@ class MemorySettings:
             recent_floor=positive_int(
                 "recent_floor", DEFAULT_RECENT_FLOOR if recent_floor is None else recent_floor, allow_zero=True
             ),
+            cite_ids=bool(cite_ids),
         )

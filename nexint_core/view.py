@@ -24,6 +24,7 @@ def prompt_view(
     previous: Sequence[str] = (),
     promoted: Sequence[PageId] = (),
     floor: Sequence[Page] = (),
+    cite_ids: bool = False,
 ) -> PromptView:
     """The view of ``table`` for one query: active units a page-in recalled go to the archive section
     (the latest recall first, best ranked first within it), the others are recent turns; a unit with a
@@ -69,6 +70,7 @@ def prompt_view(
         previous=previous,
         promoted=promoted,
         floor=frozenset(page.id for page in floor),
+        cite_ids=cite_ids,
     )
 
 

@@ -133,6 +133,11 @@ class PersistentStore(SwapStore, Protocol):
         """The content of each stored page among ``page_ids``."""
         ...
 
+    def text_weight(self, query: str, *, namespaces: Sequence[str]) -> float:
+        """The BM25 score a page explaining all of ``query`` would get in ``namespaces`` (see
+        :meth:`~nexint_core.lexical.LexicalIndex.query_weight`); 0 when the store cannot tell."""
+        ...
+
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (of one namespace, if given), in order."""
         ...
@@ -222,6 +227,10 @@ class StoreBase(ABC):
             if page is not None:
                 found[page_id] = page.content
         return found
+
+    def text_weight(self, query: str, *, namespaces: Sequence[str]) -> float:
+        """A full match's BM25 score for ``query`` (by default unknown: 0, and page-in normalizes by its best hit)."""
+        return 0.0
 
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (by default none is kept: empty)."""

@@ -108,6 +108,11 @@ class InMemorySwapStore(StoreBase):
         hits = (SearchHit(self._by_seq[seq], -negative) for negative, seq in scored)
         return [hit for hit in hits if matches(self._pages[hit.page_id], where)][:k]
 
+    def text_weight(self, query: str, *, namespaces: Sequence[str]) -> float:
+        terms = query_terms(query)
+        spaces = [self._namespaces[name] for name in namespaces if name in self._namespaces]
+        return max((space.lexical.query_weight(terms) for space in spaces), default=0.0)
+
     def _embed_pending(self, space: _Namespace) -> None:
         pending = {
             page_id: terms

@@ -526,6 +526,32 @@ class PostgresSwapStore(SqlStore):
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]
 
+    @staticmethod
+    def _document_frequencies(conn: psycopg.Connection[Any], namespace: str, terms: Sequence[str]) -> list[Any]:
+        """``(term, pages holding it)`` for each distinct term, counted up to one past the posting budget."""
+        return conn.execute(
+            "SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM nexint_pages p WHERE p.namespace = %s"
+            " AND p.tsv @@ quote_literal(t.term)::tsquery LIMIT %s) hits)"
+            " FROM unnest(%s::text[]) AS t(term)",
+            (namespace, POSTING_BUDGET + 1, sorted(set(terms))),
+        ).fetchall()
+
+    def text_weight(self, query: str, *, namespaces: Sequence[str]) -> float:
+        terms = query_terms(query)
+        if not terms:
+            return 0.0
+
+        def weigh(conn: psycopg.Connection[Any]) -> float:
+            best = 0.0
+            for namespace in namespaces:
+                docs, _ = self._stats(conn, namespace)
+                if docs:
+                    counts = [int(df) for _, df in self._document_frequencies(conn, namespace, terms)]
+                    best = max(best, float(sum(np.log1p((docs - df + 0.5) / (df + 0.5)) for df in counts)))
+            return best
+
+        return self._run(weigh)
+
     def _bm25(
         self,
         conn: psycopg.Connection[Any],
@@ -539,13 +565,7 @@ class PostgresSwapStore(SqlStore):
         docs, total_length = self._stats(conn, namespace)
         if not docs:
             return []
-        distinct = sorted(set(terms))
-        counted = conn.execute(
-            "SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM nexint_pages p WHERE p.namespace = %s"
-            " AND p.tsv @@ quote_literal(t.term)::tsquery LIMIT %s) hits)"
-            " FROM unnest(%s::text[]) AS t(term)",
-            (namespace, POSTING_BUDGET + 1, distinct),
-        ).fetchall()
+        counted = self._document_frequencies(conn, namespace, terms)
         found = sorted((int(df), str(term)) for term, df in counted if 0 < int(df) <= POSTING_BUDGET)
         kept: list[tuple[str, float]] = []
         total = 0

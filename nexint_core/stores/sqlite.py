@@ -391,6 +391,9 @@ class SqliteSwapStore(SqlStore):
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]
 
+    def text_weight(self, query: str, *, namespaces: Sequence[str]) -> float:
+        return self._indexes.text_weight(query_terms(query), namespaces)
+
     def search_vector(
         self,
         vector: npt.NDArray[np.float32],

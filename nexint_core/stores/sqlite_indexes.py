@@ -320,6 +320,14 @@ class NamespaceIndexes:
             hits.extend(self._widen(partial(lexical.search, terms), k, len(lexical), extra, args))
         return hits
 
+    def text_weight(self, terms: Sequence[str], namespaces: Sequence[str]) -> float:
+        """The largest full-match BM25 score of ``terms`` over the namespaces' lexical indexes."""
+        weights = []
+        for namespace in namespaces:
+            self.index_for(namespace)
+            weights.append(self._lexical[namespace].query_weight(terms))
+        return max(weights, default=0.0)
+
     def search_vector(
         self, vector: npt.NDArray[np.float32], namespaces: Sequence[str], k: int, extra: str, args: list[object]
     ) -> list[SearchHit]:
