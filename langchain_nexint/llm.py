@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from nexint_core.errors import InvalidArgument
+
 __all__ = ["chat_model_responder", "responder_for"]
 
 Responder = Callable[[Sequence[dict[str, str]]], str]
@@ -38,7 +40,24 @@ def responder_for(model: BaseChatModel) -> Responder:
 
 
 def chat_model_responder(spec: str) -> Responder:
-    """The ``nexint.llm`` entry point: ``provider:model`` through LangChain's ``init_chat_model``."""
+    """The ``nexint.llm`` entry point: ``provider:model`` through LangChain's ``init_chat_model``.
+
+    A malformed spec, an unknown provider, or a provider whose package is not installed raises
+    :class:`~nexint_core.errors.InvalidArgument` saying how to fix it; no provider is contacted.
+    """
     from langchain.chat_models import init_chat_model
 
-    return responder_for(init_chat_model(spec))
+    provider, _, model = spec.partition(":")
+    if not provider.strip() or not model.strip():
+        raise InvalidArgument(f"expected PROVIDER:MODEL (for example openai:gpt-4o or ollama:llama3), got {spec!r}")
+    try:
+        chat_model = init_chat_model(model, model_provider=provider)
+    except ImportError as exc:
+        raise InvalidArgument(f"the {provider!r} provider is not installed: {_one_line(exc)}") from None
+    except ValueError as exc:  # an unknown provider, or settings the provider's model rejects
+        raise InvalidArgument(_one_line(exc)) from None
+    return responder_for(chat_model)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -1,6 +1,8 @@
 """The ``memos`` command line: run a query, replay and compare sessions, inspect a store.
 
 Every failure prints ``[ERROR] <message>`` on stderr and exits non-zero, before anything is written.
+``inspect`` and ``log`` open a store read-only; ``run`` records its page-ins in the store, unless the store
+cannot be written (a read-only mount, a snapshot): then it runs read-only and records nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from nexint_core.clock import SystemClock, format_time
 from nexint_core.config import PolicyConfig, resolve_policy
 from nexint_core.demo import DemoClock, fill_demo_store
 from nexint_core.embedders import content_words, stem
-from nexint_core.errors import InvalidArgument, NexintError, StoreError
+from nexint_core.errors import InvalidArgument, NexintError, StoreReadOnly
 from nexint_core.events import Action, select_events
 from nexint_core.importers import import_file
 from nexint_core.manager import MemoryManager
@@ -29,7 +31,6 @@ from nexint_core.pages import Tier
 from nexint_core.replay import compare_runs, render_run, replay
 from nexint_core.session import list_sessions, load_session, resolve_session
 from nexint_core.stores import StoreBase, is_postgres_uri, open_store
-from nexint_core.stores.sqlite import DB_NAME
 
 __all__ = ["COMMAND_GROUP", "main", "offline_response"]
 
@@ -90,28 +91,51 @@ def offline_response(prompt: AssembledPrompt) -> str:
 
 
 def _llm_responder(spec: str) -> Callable[[Sequence[dict[str, str]]], str]:
-    """A responder from an installed ``nexint.llm`` entry point (the LangChain adapter provides one)."""
+    """A responder from an installed ``nexint.llm`` entry point (the LangChain adapter provides one).
+
+    Whatever stops it (no adapter, a malformed spec, an unknown or uninstalled provider) is one
+    :class:`InvalidArgument` naming ``--llm`` and the fix, raised before any store is opened.
+    """
     found = list(entry_points(group="nexint.llm"))
     if not found:
         raise InvalidArgument(f"--llm {spec} needs an LLM adapter: pip install 'nexint[langchain]'")
-    factory = found[0].load()
-    responder: Callable[[Sequence[dict[str, str]]], str] = factory(spec)
+    try:
+        factory = found[0].load()
+    except ImportError as exc:
+        raise InvalidArgument(
+            f"--llm {spec} needs the LangChain adapter, which cannot be imported ({exc}): "
+            "pip install 'nexint[langchain]'"
+        ) from None
+    try:
+        responder: Callable[[Sequence[dict[str, str]]], str] = factory(spec)
+    except NexintError as exc:
+        raise InvalidArgument(f"--llm {spec}: {exc}") from None
+    except (ImportError, ValueError) as exc:  # an adapter that does not translate its errors
+        raise InvalidArgument(f"--llm {spec}: {' '.join(str(exc).split())}") from None
     return responder
 
 
-def _open_store(path: str) -> StoreBase:
-    """An existing store: a directory or a ``postgresql://`` URI (never created here)."""
-    if not is_postgres_uri(path) and not (Path(path) / DB_NAME).is_file():
-        raise StoreError(f"no store at {path} (expected {Path(path) / DB_NAME})")
-    return open_store(path, create=False)
+def _open_store(path: str, *, read_only: bool) -> StoreBase:
+    """An existing store: a directory or a ``postgresql://`` URI (never created here). With ``read_only`` it is
+    opened read-only; otherwise a store directory that cannot be written is opened read-only, and said so."""
+    try:
+        return open_store(path, create=False, read_only=read_only)
+    except StoreReadOnly:
+        if read_only or is_postgres_uri(path):
+            raise
+    print(f"[NOTE] {path} cannot be written: opened read-only, nothing of this run is recorded", file=sys.stderr)
+    return open_store(path, create=False, read_only=True)
 
 
-def _manager(args: argparse.Namespace, config: PolicyConfig) -> MemoryManager:
-    """The manager a command works on: the given store, or the bundled demo store in memory."""
+def _manager(args: argparse.Namespace, config: PolicyConfig, *, read_only: bool = False) -> MemoryManager:
+    """The manager a command works on: the given store (read-only if asked, or if it cannot be written), or the
+    bundled demo store in memory."""
     if args.store:
-        store = _open_store(args.store)
+        store = _open_store(args.store, read_only=read_only)
         try:
-            return MemoryManager.from_policy(config, store=store, namespace=args.namespace, clock=SystemClock())
+            return MemoryManager.from_policy(
+                config, store=store, namespace=args.namespace, clock=SystemClock(), read_only=read_only
+            )
         except BaseException:
             store.close()
             raise
@@ -262,7 +286,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     tier = Tier(args.tier) if args.tier else None
-    with _manager(args, _policy(args)) as mmu:
+    with _manager(args, _policy(args), read_only=True) as mmu:
         pages = [page for page in mmu.page_table if tier is None or page.tier is tier]
         rows = [
             {
@@ -294,7 +318,7 @@ def cmd_log(args: argparse.Namespace, out: TextIO) -> int:
     action = Action(args.action) if args.action else None
     config = _policy(args)  # checked even when only the store's log is read
     if args.store:
-        store = _open_store(args.store)
+        store = _open_store(args.store, read_only=True)
         try:
             events = store.events(args.namespace)
         finally:
@@ -328,14 +352,18 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         policy=config,
         format=args.format,
         limit=args.limit,
+        namespace=args.namespace,
         progress=_Progress(f"import {Path(args.file).name}"),
     )
     for result in results:
-        print(
-            f"[IMPORT] {result.name}: {result.messages} messages, {result.pages} pages, {result.probes} probes "
-            f"into {args.store} (namespace {result.namespace}); session {result.session_path}",
-            file=out,
-        )
+        where = f"{args.store} (namespace {result.namespace})"
+        session = f"session {result.session_path}"
+        if not result.messages:
+            added = f"already imported ({result.already} messages), nothing added to {where}"
+        else:
+            before = f", after {result.already} imported before" if result.already else ""
+            added = f"{result.messages} messages, {result.pages} pages, {result.probes} probes into {where}{before}"
+        print(f"[IMPORT] {result.name}: {added}; {session}", file=out)
     return 0
 
 
@@ -439,6 +467,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--policy", help="the policy recorded in the session (a file or an eviction name)")
     imp.add_argument("--session-dir", help="where sessions are written (default: $NEXINT_HOME/sessions)")
     imp.add_argument("--limit", type=_positive, help="import at most N conversations")
+    imp.add_argument(
+        "--namespace",
+        help="the namespace of a chat JSONL (default: default), or the prefix of each LoCoMo conversation's "
+        "namespace (NAME/sample_id)",
+    )
     imp.set_defaults(handler=cmd_import)
 
     ses = commands.add_parser("sessions", help="list recorded sessions")

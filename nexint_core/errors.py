@@ -14,6 +14,7 @@
     ├── TokenizerUnavailable     (RuntimeError)     TOKENIZER_UNAVAILABLE
     └── StoreError               (OSError)          STORE_ERROR
         ├── StoreCorrupted                          STORE_CORRUPTED
+        ├── StoreReadOnly                           STORE_READ_ONLY
         ├── StoreUnavailable                        STORE_UNAVAILABLE
         └── EmbedderMismatch                        EMBEDDER_MISMATCH
 """
@@ -32,6 +33,7 @@ __all__ = [
     "QuarantineViolation",
     "StoreCorrupted",
     "StoreError",
+    "StoreReadOnly",
     "StoreUnavailable",
     "TokenizerUnavailable",
     "UnknownPolicy",
@@ -119,6 +121,12 @@ class StoreCorrupted(StoreError):
     """A store file is damaged; nothing was overwritten."""
 
     code = "STORE_CORRUPTED"
+
+
+class StoreReadOnly(StoreError):
+    """A write reached a store (or a manager) opened read-only, or a store that cannot be written."""
+
+    code = "STORE_READ_ONLY"
 
 
 class StoreUnavailable(StoreError):

@@ -17,6 +17,7 @@ from nexint_core.errors import (
     InvalidArgument,
     NexintError,
     PageTooLarge,
+    StoreReadOnly,
 )
 from nexint_core.events import Action, EventLog, EventSink
 from nexint_core.excerpts import MIN_EXCERPT, excerpt
@@ -77,6 +78,7 @@ class MemoryManager:
         cite_ids: bool = False,
         policy_label: str | None = None,
         record: SessionRecorder | str | os.PathLike[str] | None = None,
+        read_only: bool = False,
     ) -> None:
         for name in (namespace, *shared):
             if not isinstance(name, str) or not name:
@@ -109,7 +111,8 @@ class MemoryManager:
         )
         self.tokenizer = get_tokenizer(tokenizer)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.store: PersistentStore = resolve_store(store, embedder=embedder)
+        self.store: PersistentStore = resolve_store(store, embedder=embedder, read_only=read_only)
+        self.read_only = read_only or self.store.read_only  # writes nothing: no pages, events, ids or summaries
         if max_events is None and self.store.keeps_copies:
             max_events = DURABLE_EVENT_WINDOW  # the full log is in the store: keep a recent window in memory
         self.events = EventLog(sinks, maxlen=max_events)
@@ -123,7 +126,7 @@ class MemoryManager:
             tokenizer=self.tokenizer,
             namespace=namespace,
             shared=self.shared,
-            summarizer=self.summarizer,
+            summarizer=None if self.read_only else self.summarizer,
             promote_if=self.promote_if,
         )
         self.page_table = self.kernel.page_table
@@ -150,7 +153,7 @@ class MemoryManager:
             if store is not self.store:  # we opened it from a path: do not leak it
                 self.close()
             raise
-        sink = self.store.event_sink(namespace)
+        sink = None if self.read_only else self.store.event_sink(namespace)
         if sink is not None:
             for event in self.events:  # what loading did (say, unpins for a smaller core budget)
                 sink.emit(event)
@@ -262,42 +265,55 @@ class MemoryManager:
 
     # -- moves on request ------------------------------------------------------------------------
 
+    def _check_writable(self, what: str) -> None:
+        """Raise :class:`StoreReadOnly` on a read-only manager (reads, page-in and assembly still work)."""
+        if self.read_only:
+            raise StoreReadOnly(f"cannot {what}: the store is open read-only ({self.store!r})")
+
     def touch(self, page_id: str) -> Page:
         """Record a use; a page in swap is paged back in (with its group)."""
         return self.kernel.touch(page_id)
 
     def pin(self, page_id: str) -> None:
         """Move a page (with its group) into core, where it is never evicted."""
+        self._check_writable("pin a page")
         self.kernel.pin(page_id)
 
     def promote(self, page_id: str, reason: str = "promoted") -> None:
         """Move a page into core because a rule says it matters."""
+        self._check_writable("promote a page")
         self.kernel.promote(page_id, reason)
 
     def unpin(self, page_id: str) -> None:
         """Move a pinned page (with its group) back to active; it becomes evictable."""
+        self._check_writable("unpin a page")
         self.kernel.unpin(page_id)
 
     def page_out(self, page_id: str, reason: str = "paged out on request") -> None:
         """Move an active page (with its group) to swap now."""
+        self._check_writable("page out a page")
         self.kernel.page_out(page_id, reason)
 
     def quarantine(self, page_id: str, reason: str = "quarantined") -> None:
         """Keep a page out of prompts and core until :meth:`approve`; a pinned one leaves core."""
+        self._check_writable("quarantine a page")
         self.kernel.quarantine(page_id, reason)
 
     def approve(self, page_id: str, reason: str = "approved") -> None:
         """Lift a quarantine."""
+        self._check_writable("approve a page")
         self.kernel.approve(page_id, reason)
 
     def forget(self, page_id: str, reason: str = "dropped on request") -> None:
         """Delete a page (with its group) from every tier and from the store."""
+        self._check_writable("forget a page")
         self.kernel.forget(page_id, reason)
 
     # -- admitting pages -----------------------------------------------------------------------
 
     def allocate(self, page: Page, *, pin: bool = False) -> PageId:
         """Admit one page into active (or core, if ``pin``), evicting by policy until it fits."""
+        self._check_writable("write a page")
         if not isinstance(page, Page):
             raise InvalidArgument(f"allocate() takes a ContextPage, got {type(page).__name__}")
         self.kernel.admit([page], pin, fresh_ids=False)
@@ -322,6 +338,7 @@ class MemoryManager:
         Frames sharing ``group`` (an assistant tool call and its results) are evicted and paged in
         together. ``namespace`` may name a mounted shared namespace. Returns the new page ids.
         """
+        self._check_writable("write a message")
         _check_frame(role, text, group)
         importance = validate_importance(importance)
         namespace = self.kernel.check_namespace(self.namespace if namespace is None else namespace)
@@ -407,6 +424,7 @@ class MemoryManager:
         call and its results) or import a history. The batch is atomic: if a frame is rejected, or the store
         fails, nothing of it is stored (pages its writes evicted stay in swap, where nothing is lost).
         """
+        self._check_writable("write messages")
         batch: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
         for index, item in enumerate(frames):
             if isinstance(item, Frame):

@@ -205,6 +205,27 @@ def test_console_blocks_show_real_output(document: Path, tmp_path: Path) -> None
             )
 
 
+def test_readme_followed_in_order_in_one_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader who runs the README's Python blocks and its store commands in order, in one directory, gets
+    the output shown: no example writes into a store directory another one reads (commands that use no store
+    are left to the console test above)."""
+    readme = ROOT / "README.md"
+    prepare(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    ran = 0
+    for index, (lang, code) in enumerate(FENCE.findall(readme.read_text(encoding="utf-8"))):
+        if lang == "python":
+            exec(compile(code, f"README.md[block {index}]", "exec"), {"__name__": "__docs__"})
+        elif lang == "console" and "--store" in code:
+            for command, expected in commands(code):
+                actual = run(command, tmp_path)
+                assert matches(expected, actual), (
+                    f"$ {command}\n--- shown\n" + "\n".join(expected) + "\n--- printed\n" + "\n".join(actual)
+                )
+                ran += 1
+    assert ran >= 5
+
+
 @pytest.mark.parametrize(
     ("expected", "actual", "result"),
     [

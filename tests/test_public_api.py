@@ -22,7 +22,7 @@ EXPECTED = {
     "StoreWarning", "Summarizer",
     "AssembledPrompt", "LeftOut", "PromptItem", "Section", "Condition", "parse_condition", "PolicyConfig",
     "load_policy", "ReplayRun", "replay", "Session", "SessionRecorder", "load_session",
-    "PostgresSwapStore", "StoreUnavailable",
+    "PostgresSwapStore", "StoreUnavailable", "StoreReadOnly",
 }  # fmt: skip
 
 MODULES = sorted(
@@ -50,7 +50,7 @@ def test_public_api_every_module_declares_all() -> None:
 def test_public_api_errors_have_distinct_stable_codes() -> None:
     errors = [getattr(nexint_core, name) for name in nexint_core.__all__ if name[0].isupper()]
     codes = [cls.code for cls in errors if isinstance(cls, type) and issubclass(cls, nexint_core.NexintError)]
-    assert len(codes) == len(set(codes)) == 14
+    assert len(codes) == len(set(codes)) == 15
 
 
 def test_public_api_core_never_imports_a_framework() -> None:

@@ -104,6 +104,11 @@ class PersistentStore(SwapStore, Protocol):
         ...
 
     @property
+    def read_only(self) -> bool:
+        """Whether the store refuses every write (opened read-only): a manager on it records nothing."""
+        ...
+
+    @property
     def pending_events(self) -> int:
         """Events buffered for the next transaction."""
         ...
@@ -156,6 +161,7 @@ class StoreBase(ABC):
     embedder: Embedder
     keeps_copies: bool = False
     persistent: bool = True  # unless a store knows better, it may hold pages written elsewhere
+    read_only: bool = False
 
     @abstractmethod
     def put(self, pages: Sequence[Page]) -> None:

@@ -18,24 +18,32 @@ def is_postgres_uri(spec: object) -> bool:
     return isinstance(spec, str) and spec.split("://", 1)[0] in ("postgresql", "postgres")
 
 
-def open_store(spec: str | os.PathLike[str], *, embedder: Embedder | None = None, create: bool = True) -> StoreBase:
-    """The store a spec names: a ``postgresql://`` URI, or else a store directory."""
+def open_store(
+    spec: str | os.PathLike[str], *, embedder: Embedder | None = None, create: bool = True, read_only: bool = False
+) -> StoreBase:
+    """The store a spec names: a ``postgresql://`` URI, or else a store directory.
+
+    ``read_only`` opens an existing directory read-only (:class:`SqliteSwapStore`); a PostgreSQL database is
+    opened without creating its schema, and whoever uses it writes nothing (``MemoryManager(read_only=True)``;
+    a role granted only ``SELECT`` makes the server refuse writes too).
+    """
     if is_postgres_uri(spec):
         from nexint_core.stores.postgres import PostgresSwapStore
 
-        return PostgresSwapStore(str(spec), embedder=embedder, create=create)
-    return SqliteSwapStore(Path(spec), embedder=embedder, create=create)
+        return PostgresSwapStore(str(spec), embedder=embedder, create=create and not read_only)
+    return SqliteSwapStore(Path(spec), embedder=embedder, create=create, read_only=read_only)
 
 
 def resolve_store(
-    store: SwapStore | str | os.PathLike[str] | None, *, embedder: Embedder | None = None
+    store: SwapStore | str | os.PathLike[str] | None, *, embedder: Embedder | None = None, read_only: bool = False
 ) -> PersistentStore:
-    """The store a manager works on: a new in-memory one for None, the one a path or URI names, the
-    given store if it offers every capability, or else the given store behind :class:`SwapStoreAdapter`."""
+    """The store a manager works on: a new in-memory one for None, the one a path or URI names (opened
+    read-only if asked), the given store if it offers every capability, or else the given store behind
+    :class:`SwapStoreAdapter`."""
     if store is None:
         return InMemorySwapStore(embedder)
     if isinstance(store, (str, os.PathLike)):
-        return open_store(store, embedder=embedder)
+        return open_store(store, embedder=embedder, read_only=read_only)
     if isinstance(store, PersistentStore):
         return store
     return SwapStoreAdapter(store)

@@ -224,6 +224,6 @@ class SqlStore(StoreBase):
         """Events buffered for the next transaction."""
         return len(self._buffer)
 
-    def event_sink(self, namespace: str) -> EventSink:
+    def event_sink(self, namespace: str) -> EventSink | None:
         """A sink for one manager's events; they are written with the next transaction or :meth:`flush`."""
         return self._buffer.sink(namespace)

@@ -7,19 +7,21 @@ which can always be rebuilt from SQLite.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
 
 from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
-from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError
-from nexint_core.events import PagingEvent
+from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError, StoreReadOnly
+from nexint_core.events import EventSink, PagingEvent
 from nexint_core.pages import Page
 from nexint_core.stores.base import SearchHit, query_terms
 from nexint_core.stores.sql import (
@@ -35,7 +37,7 @@ from nexint_core.stores.sql import (
     page_row,
     tier_changes,
 )
-from nexint_core.stores.sqlite_db import Database, is_busy
+from nexint_core.stores.sqlite_db import Database, is_busy, translate
 from nexint_core.stores.sqlite_indexes import NamespaceIndexes, ns_token
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteSwapStore"]
@@ -112,6 +114,12 @@ class SqliteSwapStore(SqlStore):
     commit so it survives power loss, at a cost in write throughput. ``verify`` runs SQLite's
     ``quick_check`` on open (default: for databases up to 256 MiB); damage found then, or by any
     later read, raises :class:`StoreCorrupted` and nothing is written.
+
+    ``read_only=True`` opens an existing store for reading (a read-only mount, a backup, a snapshot)
+    without writing any file (see :func:`_connect_read_only`): searches and reads work, indexes missing on
+    disk are built in memory only, writes raise :class:`StoreReadOnly`, and a manager on it records nothing.
+    A store whose ``nexint.db`` is missing or empty beside index files is refused as damaged, never created
+    anew.
     """
 
     def __init__(
@@ -124,12 +132,14 @@ class SqliteSwapStore(SqlStore):
         index_kind: str = "auto",
         save_every: int = 20_000,
         verify: bool | None = None,
+        read_only: bool = False,
     ) -> None:
         if durability not in ("process", "power"):
             raise InvalidArgument(f"durability must be 'process' or 'power', got {durability!r}")
         super().__init__()
         self.path = Path(path)
         self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
+        self.read_only = read_only
         self._checkpointer: ThreadPoolExecutor | None = None  # WAL checkpoints, off the writing thread
         self._checkpoint: Future[None] | None = None
         self._checkpoint_conn: sqlite3.Connection | None = None
@@ -137,27 +147,36 @@ class SqliteSwapStore(SqlStore):
         self._closed = False
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file, not a directory")
-        if not self.path.exists() and not create:
-            raise StoreError(f"no store at {self.path}")
         db = self.path / DB_NAME
-        if db.exists() and db.stat().st_size > 0:
+        existing = db.is_file() and db.stat().st_size > 0
+        if existing:
             with open(db, "rb") as handle:
                 if handle.read(16) != _HEADER:
                     raise StoreCorrupted(f"{db} is not a SQLite database; nothing was changed")
-        self.path.mkdir(parents=True, exist_ok=True)
-        try:
-            raw = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {db}: {exc}") from None
+        else:
+            _refuse_orphaned_indexes(self.path, db)
+            if read_only or not create:
+                raise StoreError(f"no store at {self.path} (expected {db})")
+        if read_only:
+            raw = _connect_read_only(db)
+        else:
+            _check_writable(self.path, db)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                raw = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot open {db}: {exc}") from None
         self._conn = Database(raw, db)
         self._lock = self._conn.lock
         try:
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._enable_wal()
-            self._conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background instead
-            self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
+            if not read_only:
+                self._enable_wal()
+                self._conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background instead
+                self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
-            self._create_if_missing()
+            if not read_only:
+                self._create_if_missing()
             self._check_meta()
             if verify or (verify is None and db.stat().st_size <= _VERIFY_UP_TO):
                 result = self._conn.execute("PRAGMA quick_check").fetchone()
@@ -167,11 +186,12 @@ class SqliteSwapStore(SqlStore):
             raw.close()
             raise
         vectors = self.path / "vectors"
-        vectors.mkdir(exist_ok=True)
-        for leftover in vectors.glob(".*.tmp"):  # an index save interrupted by a crash
-            leftover.unlink(missing_ok=True)
+        if not read_only:
+            vectors.mkdir(exist_ok=True)
+            for leftover in vectors.glob(".*.tmp"):  # an index save interrupted by a crash
+                leftover.unlink(missing_ok=True)
         self._indexes = NamespaceIndexes(
-            self._conn, vectors, self.embedder.dim, index_kind=index_kind, save_every=save_every
+            self._conn, vectors, self.embedder.dim, index_kind=index_kind, save_every=save_every, read_only=read_only
         )
 
     def _enable_wal(self) -> None:
@@ -205,8 +225,15 @@ class SqliteSwapStore(SqlStore):
             )
 
     def _check_meta(self) -> None:
+        if not self._conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]:
+            raise StoreError(f"{self.path / DB_NAME} is a SQLite database, but not a nexint store")
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         version = int(meta.get("schema_version", "0"))
+        if version == 1 and self.read_only:
+            raise StoreReadOnly(
+                f"store {self.path} has schema version 1, which is upgraded in place on a writable open; "
+                "open it writable once"
+            )
         if version == 1:  # forward migration: BM25 moved from FTS5 into memory
             with self._conn.transaction() as conn:
                 conn.execute("DROP TABLE IF EXISTS pages_fts")
@@ -238,7 +265,12 @@ class SqliteSwapStore(SqlStore):
             [(tier, flag, memory_id, namespace) for (memory_id, namespace), (tier, flag) in updates.items()],
         )
 
+    def _refuse_write(self, what: str) -> None:
+        if self.read_only:
+            raise StoreReadOnly(f"store {self.path} is open read-only: cannot {what}")
+
     def put(self, pages: Sequence[Page]) -> None:
+        self._refuse_write("store pages")
         if not pages:
             return
         pages = list({page.id: page for page in pages}.values())  # a page given twice is stored once, as last given
@@ -266,6 +298,7 @@ class SqliteSwapStore(SqlStore):
         self._indexes.save_if_due()
 
     def delete(self, page_ids: Sequence[str]) -> None:
+        self._refuse_write("delete pages")
         if not page_ids:
             return
         with self._lock, self._buffer.batch() as pending, self._conn.transaction() as conn:
@@ -296,6 +329,11 @@ class SqliteSwapStore(SqlStore):
         conn.execute("INSERT INTO deletions(seq, namespace, terms) VALUES (?, ?, ?)", row)
         return int(row[0]), str(row[1]), str(row[2])
 
+    def event_sink(self, namespace: str) -> EventSink | None:
+        """A sink for one manager's events, written with the next transaction; none on a read-only store,
+        which keeps no log of what its readers do."""
+        return None if self.read_only else super().event_sink(namespace)
+
     def flush(self) -> None:
         """Write buffered events (and the tier changes they carry) now."""
         if self.pending_events:
@@ -304,6 +342,7 @@ class SqliteSwapStore(SqlStore):
 
     def reserve_ids(self, kind: str, count: int, at_least: int) -> int:
         """Reserve ``count`` ids of ``kind`` no process has used; returns the first number."""
+        self._refuse_write("reserve ids")
         with self._conn.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO counters(kind, last) VALUES (?, 0)", (kind,))
             last = conn.execute(
@@ -422,6 +461,7 @@ class SqliteSwapStore(SqlStore):
     def save_indexes(self) -> None:
         """Write every loaded FAISS and BM25 index atomically (each BM25 index after catching up with SQLite,
         so the file holds exactly the pages up to the seq it names)."""
+        self._refuse_write("save its indexes")
         self._indexes.save()
 
     def _start_checkpoint(self) -> None:
@@ -443,10 +483,14 @@ class SqliteSwapStore(SqlStore):
             pass  # busy or interrupted: the next one catches up, and closing the store checkpoints too
 
     def close(self) -> None:
-        """Flush events, save indexes, close the database."""
+        """Flush events, save indexes, close the database (a read-only store only closes it)."""
         if self._closed:
             return
         self._indexes.stop_loading()
+        if self.read_only:
+            self._conn.close()
+            self._closed = True
+            return
         if self._checkpointer is not None:
             self._checkpointer.shutdown(wait=True)
         if self._checkpoint_conn is not None:
@@ -457,4 +501,70 @@ class SqliteSwapStore(SqlStore):
         self._closed = True
 
     def __repr__(self) -> str:
-        return f"SqliteSwapStore({str(self.path)!r}, embedder={self.embedder.name!r})"
+        read_only = ", read_only=True" if self.read_only else ""
+        return f"SqliteSwapStore({str(self.path)!r}, embedder={self.embedder.name!r}{read_only})"
+
+
+def _refuse_orphaned_indexes(path: Path, db: Path) -> None:
+    """Raise :class:`StoreCorrupted` when ``db`` is missing or empty but ``path`` holds a store's index files:
+    that is a store whose database was lost, never a new store to create over its remains."""
+    vectors = path / "vectors"
+    found = sorted(p.name for p in vectors.glob("*") if p.suffix in (".faiss", ".lex")) if vectors.is_dir() else []
+    if found:
+        state = "empty" if db.exists() else "missing"
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        raise StoreCorrupted(
+            f"store {path} is damaged: {db.name} is {state} but {vectors} holds index files "
+            f"({', '.join(found[:3])}{more}); nothing was changed (restore {db.name} from a backup, "
+            "or move the directory away to start a new store)"
+        )
+
+
+def _check_writable(path: Path, db: Path) -> None:
+    """Raise :class:`StoreReadOnly` when an existing store cannot be written (a read-only mount, a snapshot,
+    files without write permission): it can still be opened with ``read_only=True``."""
+    if not path.is_dir():
+        return  # created by the open, or refused by it with the reason
+    files = [path, *(f for f in (db, *_wal_files(db)) if f.exists())]
+    unwritable = [f for f in files if not os.access(f, os.W_OK)]
+    if unwritable:
+        raise StoreReadOnly(
+            f"store {path} cannot be written ({unwritable[0]} is read-only); open it with read_only=True to read it"
+        )
+
+
+def _wal_files(db: Path) -> tuple[Path, Path]:
+    return db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
+
+
+def _connect_read_only(db: Path) -> sqlite3.Connection:
+    """A read-only connection to ``db``: it never writes the store, nor creates a file beside it but the ``-shm``
+    file a copy's unfolded write-ahead log needs.
+
+    A store a writer has open (its ``-wal`` and ``-shm`` files exist) is opened with ``mode=ro``: SQLite's shared
+    locks, every commit seen. A closed store (no write-ahead log, or an empty one) is opened ``immutable=1``:
+    ``mode=ro`` would have to create the ``-shm`` file, which a read-only directory refuses; immutable reads
+    take no locks and look for no change, so a store read that way must not be written meanwhile. A
+    write-ahead log with commits but no ``-shm`` file is read with ``mode=ro`` if the directory lets SQLite
+    create it, and refused otherwise (an immutable read would miss those commits).
+    """
+    wal, shm = _wal_files(db)
+    logged = wal.exists() and wal.stat().st_size > 0
+    options = "mode=ro" if shm.exists() or logged else "immutable=1"
+    uri = f"file:{quote(str(db.resolve()))}?{options}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise translate(exc, db) from None
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file, and its log
+    except sqlite3.Error as exc:
+        conn.close()
+        if logged and not shm.exists():
+            raise StoreError(
+                f"cannot open store {db.parent} read-only: {wal.name} holds commits not yet in {db.name}, and "
+                f"{shm.name}, which reading them needs, cannot be created in a read-only directory; open the "
+                "store once where it can be written (or a copy of it) to fold the log in"
+            ) from None
+        raise translate(exc, db) from None
+    return conn

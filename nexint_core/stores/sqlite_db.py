@@ -1,8 +1,9 @@
 """One SQLite connection shared by a store's threads, whose errors surface as typed nexint errors.
 
 Errors are told apart by class and SQLite result code, never by message: a damaged file
-(``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) is :class:`StoreCorrupted`; anything else, a busy database or a
-bug's ``IntegrityError`` included, is a plain :class:`StoreError`.
+(``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) is :class:`StoreCorrupted`; a write SQLite refuses because the file or
+its directory cannot be written (``SQLITE_READONLY``) is :class:`StoreReadOnly`; anything else, a busy
+database or a bug's ``IntegrityError`` included, is a plain :class:`StoreError`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nexint_core.errors import StoreCorrupted, StoreError
+from nexint_core.errors import StoreCorrupted, StoreError, StoreReadOnly
 
 __all__ = ["Database", "Rows", "is_busy", "translate"]
 
 # SQLite's primary result codes (an extended code keeps its primary code in the low byte).
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _DAMAGED = (_SQLITE_CORRUPT, _SQLITE_NOTADB)
@@ -46,6 +48,8 @@ def is_busy(exc: BaseException | None) -> bool:
 def translate(exc: sqlite3.Error, db: Path) -> StoreError:
     """A SQLite error as nexint's typed error: only a damaged file is :class:`StoreCorrupted`."""
     code = _result_code(exc)
+    if code == _SQLITE_READONLY:
+        return StoreReadOnly(f"store {db} cannot be written ({exc}); open it read-only to read it")
     # Without a code, the class tells: Python raises a bare DatabaseError for SQLITE_CORRUPT and SQLITE_NOTADB.
     damaged = code in _DAMAGED if code is not None else type(exc) is sqlite3.DatabaseError
     if damaged:

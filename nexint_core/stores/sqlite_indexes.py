@@ -45,8 +45,11 @@ def ns_token(namespace: str) -> str:
 class NamespaceIndexes:
     """The loaded FAISS and BM25 indexes of a store's namespaces, kept in step with its database."""
 
-    def __init__(self, db: Database, directory: Path, dim: int, *, index_kind: str, save_every: int) -> None:
+    def __init__(
+        self, db: Database, directory: Path, dim: int, *, index_kind: str, save_every: int, read_only: bool = False
+    ) -> None:
         self._db = db
+        self._read_only = read_only  # indexes are built in memory and never saved
         self._directory = directory  # vectors/
         self._dim = dim
         self._index_kind = index_kind
@@ -95,6 +98,10 @@ class NamespaceIndexes:
         self._sync(namespace, index)
         return index
 
+    @property
+    def _where(self) -> str:
+        return " in memory (the store is open read-only)" if self._read_only else ""
+
     def _index_path(self, namespace: str) -> Path:
         return self._directory / f"{ns_token(namespace)}.faiss"
 
@@ -115,9 +122,9 @@ class NamespaceIndexes:
             try:
                 index = VectorIndex.load(path, self._dim, kind=self._index_kind)
             except StoreCorrupted as exc:
-                problems.append(f"{exc}; rebuilding it from SQLite")
+                problems.append(f"{exc}; rebuilding it from SQLite{self._where}")
         elif saved is not None:
-            problems.append(f"vector index {path} is missing; rebuilding it from SQLite")
+            problems.append(f"vector index {path} is missing; rebuilding it from SQLite{self._where}")
         if index is None:
             index = VectorIndex(self._dim, kind=self._index_kind)
         held = index.ids()
@@ -149,7 +156,7 @@ class NamespaceIndexes:
             lexical, meta = LexicalIndex.load(path)
             base, seen = int(meta["synced"]), int(meta["deletions_seen"])
         except (StoreCorrupted, KeyError, ValueError, TypeError) as exc:
-            problems.append(f"{exc}; rebuilding it from SQLite")
+            problems.append(f"{exc}; rebuilding it from SQLite{self._where}")
             return None
         self._index_stored(lexical, namespace, base, up_to)  # pages written since the save
         db = self._db
@@ -190,6 +197,8 @@ class NamespaceIndexes:
             after = int(rows[-1][0])
 
     def _save(self, namespace: str, index: VectorIndex) -> None:
+        if self._read_only:
+            return
         path = self._index_path(namespace)
         index.save(path)
         with self._db.transaction() as db:
@@ -391,6 +400,8 @@ class NamespaceIndexes:
                 self._save_lexical(namespace, self._indexes[namespace])
 
     def _save_lexical(self, namespace: str, index: VectorIndex) -> None:
+        if self._read_only:
+            return
         self._stale[namespace] = True
         self._sync(namespace, index)
         meta = {"synced": self._synced[namespace], "deletions_seen": self._deletions_seen}

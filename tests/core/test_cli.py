@@ -618,6 +618,34 @@ def test_run_store_with_a_budget_below_the_query_changes_nothing(tmp_path: Path)
     assert snapshot(built.path) == before  # checked before anything is paged in
 
 
+@pytest.mark.parametrize("state", ["empty", "missing"])
+def test_store_commands_refuse_a_store_that_lost_its_database(tmp_path: Path, state: str) -> None:
+    built = build_store(tmp_path / "store")
+    db = built.path / "nexint.db"
+    if state == "empty":
+        db.write_bytes(b"")
+    else:
+        db.unlink()
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text('{"role": "user", "content": "I drink green tea."}\n', encoding="utf-8")
+    before = snapshot(tmp_path)
+    commands = [
+        ["inspect", "--store", built.path],
+        ["log", "--store", built.path],
+        ["run", "--store", built.path, "--query", "What is my favourite colour?"],
+        ["import", chat, "--store", built.path, "--session-dir", tmp_path / "sessions"],
+    ]
+    for command in commands:
+        result = memos(*command, home=tmp_path / "home", cwd=tmp_path)
+        assert (result.returncode, result.stdout) == (1, ""), command
+        assert error_line(result).startswith(
+            f"[ERROR] store {built.path} is damaged: nexint.db is {state} but {built.path / 'vectors'} holds index "
+            "files (ns"
+        ), command
+        assert "nothing was changed (restore nexint.db from a backup" in result.stderr
+        assert snapshot(tmp_path) == before, command
+
+
 def test_replay_events_to_an_unwritable_path_is_an_error_line(tmp_path: Path) -> None:
     result = memos(
         "replay",
@@ -743,3 +771,24 @@ def test_bench_that_cannot_be_imported_prints_one_error_line(tmp_path: Path) -> 
     line = error_line(result)
     assert line.startswith("[ERROR] memos bench needs the nexint_bench package, which ships with nexint: reinstall")
     assert "(cannot import nexint_bench.cli:add_bench_commands: nexint_bench is blocked" in line
+
+
+def test_run_llm_without_the_langchain_adapter_says_what_to_install(tmp_path: Path) -> None:
+    code = (
+        "import sys, tests.import_blocker\ntests.import_blocker.install()\n"
+        "from nexint_core.cli import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code, "run", "--query", QUERY, "--llm", "openai:gpt-4o"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "NEXINT_HOME": str(tmp_path / "home")},
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    line = error_line(result)
+    assert line.startswith("[ERROR] --llm openai:gpt-4o needs the LangChain adapter, which cannot be imported (")
+    assert line.endswith("): pip install 'nexint[langchain]'")
+    assert snapshot(tmp_path) == {}

@@ -307,6 +307,52 @@ def test_sqlite_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> N
     assert digest(directory) == before
 
 
+@pytest.mark.parametrize("state", ["empty", "missing"])
+@pytest.mark.parametrize("kind", [".faiss", ".lex"])
+def test_sqlite_store_refuses_a_lost_database_beside_its_indexes(tmp_path: Path, state: str, kind: str) -> None:
+    """A store whose nexint.db was truncated or deleted is damaged, not new: opening it must not create an
+    empty store over the remains (its index files would then describe pages that no longer exist)."""
+    directory = tmp_path / "store"
+    fill(directory, range(1, 101))
+    db = directory / "nexint.db"
+    for index in (directory / "vectors").glob("*"):
+        if index.suffix != kind:
+            index.unlink()  # either kind of index file alone is evidence
+    if state == "empty":
+        db.write_bytes(b"")
+    else:
+        db.unlink()
+    before = digest(directory)
+    for options in ({}, {"create": False}, {"read_only": True}):
+        error = open_error(directory, **options)
+        assert isinstance(error, StoreCorrupted), (options, error)
+        assert error.code == "STORE_CORRUPTED"
+        assert f"nexint.db is {state} but {directory / 'vectors'} holds index files" in str(error)
+        assert "nothing was changed" in str(error)
+    with pytest.raises(StoreCorrupted):
+        MemoryManager(512, store=directory, clock=StepClock())
+    assert digest(directory) == before
+    assert db.exists() is (state == "empty")
+
+
+@pytest.mark.parametrize("where", ["missing", "empty-directory", "empty-database", "empty-vectors"])
+def test_sqlite_store_creates_a_new_store_where_there_is_none(tmp_path: Path, where: str) -> None:
+    directory = tmp_path / "store"
+    if where != "missing":
+        directory.mkdir()
+    if where == "empty-database":  # a first open killed before SQLite wrote anything
+        (directory / "nexint.db").write_bytes(b"")
+    if where == "empty-vectors":
+        (directory / "vectors").mkdir()
+    error = open_error(directory, create=False)
+    assert type(error) is StoreError, error
+    assert f"no store at {directory}" in str(error)
+    with SqliteSwapStore(directory) as store:
+        store.put([Page(PageId.make("FACT", 1), fact_text(1), 16)])
+    with SqliteSwapStore(directory, create=False) as store:
+        assert missed(store, {PageId.make("FACT", 1): 1}) == []
+
+
 # -- 5. embedder mismatch ----------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from nexint_core import MemoryManager, NamespaceViolation, StepClock, StoreError, Tier, rebuild_from_events
 from nexint_core.embedders import HashingEmbedder
-from nexint_core.errors import EmbedderMismatch
+from nexint_core.errors import EmbedderMismatch, StoreReadOnly
 from nexint_core.stores import PostgresSwapStore, SqliteSwapStore, is_postgres_uri
 from nexint_core.stores.postgres import SCHEMA_VERSION, migrate
 from tests.postgres.server import Server
@@ -172,6 +172,29 @@ def test_another_embedder_is_refused(postgres_uri: str) -> None:
 def test_opening_without_create_refuses_an_empty_database(postgres_uri: str) -> None:
     with pytest.raises(StoreError, match="no nexint store"):
         PostgresSwapStore(postgres_uri, create=False)
+
+
+def test_read_only_manager_on_a_uri_reads_and_records_nothing(postgres_uri: str) -> None:
+    with pytest.raises(StoreError, match="no nexint store"):  # read-only never creates the schema
+        MemoryManager(300, store=postgres_uri, read_only=True)
+    with MemoryManager(300, store=postgres_uri, clock=StepClock()) as mmu:
+        fact = mmu.write("user", FACT, importance=0.8)[0]
+        for i in range(40):
+            mmu.write("user", f"Chatter about trains and weather, message {i}.")
+        assert mmu.get(fact).tier is Tier.SWAP
+    with PostgresSwapStore(postgres_uri) as store:
+        events = [event.to_dict() for event in store.events("default")]
+    with MemoryManager(300, store=postgres_uri, clock=StepClock(), read_only=True) as mmu:
+        assert mmu.read_only
+        assert fact in mmu.assemble("Where does my sister live?").promoted
+        with pytest.raises(StoreReadOnly, match="read-only"):
+            mmu.write("user", "One more fact.")
+    with PostgresSwapStore(postgres_uri) as store:
+        assert [event.to_dict() for event in store.events("default")] == events
+        stored = store.get(fact)
+        assert stored is not None
+        assert stored.tier is Tier.SWAP
+        assert len(store) == 41
 
 
 # -- row-level security ----------------------------------------------------------------------------
