@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nexint_core import Action, Frame, InvalidArgument, MemoryManager, POLICY_NAMES, StepClock, Tier
+from nexint_core import POLICY_NAMES, Action, Frame, InvalidArgument, MemoryManager, StepClock, Tier
 from nexint_core.config import parse_policy
 
 TOPICS = ["trains", "the garden", "chess", "a film", "the weather", "bread", "jazz", "the sea", "hiking", "bees"]
