@@ -41,7 +41,7 @@ _COUNT_CACHE = 32_768  # cached line counts (texts), cleared when full
 # Shares of what the system anchor and the query leave. Unused budget flows to the next section; what is
 # still unused at the end goes to items left out (archive, then recent, summaries, core), except to a
 # section whose budget is a token count: that is a cap.
-DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.45, "recent": 0.15}
+DEFAULT_SECTIONS: Mapping[str, int | float] = {"core": 0.25, "summaries": 0.15, "archive": 0.5, "recent": 0.1}
 _HEADERS = {
     "core": "## Core memory",
     "summaries": "## Summaries of earlier conversation",
@@ -241,8 +241,14 @@ def _text_tokens(frame: list[Page], text: str, count: _Counter) -> int:
     return page.line_tokens
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@lru_cache(maxsize=4096)
 def _day_line(day: str) -> str:
-    return f"### {day}"
+    """The line naming a day (``2023-05-08`` -> ``8 May 2023``: a third fewer tokens than the ISO form)."""
+    year, month, date = day.split("-")
+    return f"{int(date)} {_MONTHS[int(month) - 1]} {year}"
 
 
 def _items(
@@ -366,7 +372,7 @@ def assemble_prompt(
     preference = {
         "core": list(range(len(candidates["core"]))),
         "summaries": list(reversed(range(len(candidates["summaries"])))),
-        "archive": list(range(len(archive_units))),
+        "archive": _distinct(candidates["archive"], candidates["recent"], left_out),
         "recent": recent_order,
     }
     days = [item.day or "" for item in candidates["archive"]]  # by day, so each day is named once; then write order
@@ -491,6 +497,22 @@ def _recalled_matches(
     after = max(chosen) + 1
     stop = {units[after][0].id} if after < len(units) else set()
     return chosen, set(gaps) | stop, answers
+
+
+def _distinct(archive: list[PromptItem], recent: list[PromptItem], left_out: list[LeftOut]) -> list[int]:
+    """The archive items in order of preference, without those whose every turn's text is shown already (by a
+    recent turn, or by an archive item preferred to it): identical text is shown once."""
+    seen = {text for item in recent for _, text in item.turns}
+    order: list[int] = []
+    for index, item in enumerate(archive):
+        texts = [text for _, text in item.turns]
+        if all(text in seen for text in texts):
+            reason = "archive: the same text is shown already"
+            left_out.extend(LeftOut(page_id, "archive", reason) for page_id in item.page_ids)
+            continue
+        seen.update(texts)
+        order.append(index)
+    return order
 
 
 def _floor(units: list[list[Page]], floor: Collection[str]) -> set[int]:

@@ -31,6 +31,7 @@ __all__ = [
     "embed_texts",
     "embedder_profile",
     "make_embedder",
+    "recorded_embedder",
     "stem",
 ]
 
@@ -220,22 +221,24 @@ class WordLlamaEmbedder:
 
 @dataclass(frozen=True, slots=True)
 class EmbedderProfile:
-    """How page-in reads an embedder's cosine: below ``noise_floor`` a hit is noise; ``vector_weight`` is the
-    vector part's weight against the lexical part's 1 in relevance."""
+    """How page-in reads an embedder's similarities: below its noise floor a hit is noise (``noise_floor`` for
+    the query less the stored vectors' centroid, ``raw_floor`` for the query as it is); ``vector_weight`` is
+    the vector part's weight against the lexical part's 1 in relevance."""
 
     noise_floor: float
+    raw_floor: float
     vector_weight: float
 
 
-# Noise floors: the 95th percentile of the cosine between 1,000 unrelated generated chat turns (the small talk
-# of ``nexint_bench.synthetic``, seed 123), measured once per embedder (`python scripts/calibrate_embedders.py`).
+# Noise floors: the 95th percentile of the similarity between 1,000 unrelated generated chat turns (the small
+# talk of ``nexint_bench.synthetic``, seed 123), once per embedder (`python scripts/calibrate_embedders.py`).
 # Hashed vectors are the lexical signal again, hashed: they get a small weight; semantic ones an equal one.
 _PROFILES = {
-    "hashing": EmbedderProfile(noise_floor=0.17, vector_weight=0.3),
-    "wordllama": EmbedderProfile(noise_floor=0.21, vector_weight=1.0),
-    "st-all-MiniLM-L6-v2": EmbedderProfile(noise_floor=0.20, vector_weight=1.0),
+    "hashing": EmbedderProfile(noise_floor=0.14, raw_floor=0.17, vector_weight=0.3),
+    "wordllama": EmbedderProfile(noise_floor=0.15, raw_floor=0.21, vector_weight=1.0),
+    "st-all-MiniLM-L6-v2": EmbedderProfile(noise_floor=0.15, raw_floor=0.20, vector_weight=1.0),
 }
-_DEFAULT_PROFILE = EmbedderProfile(noise_floor=0.2, vector_weight=1.0)
+_DEFAULT_PROFILE = EmbedderProfile(noise_floor=0.15, raw_floor=0.2, vector_weight=1.0)
 
 
 def embedder_profile(embedder: Embedder) -> EmbedderProfile:
@@ -248,6 +251,17 @@ def embedder_profile(embedder: Embedder) -> EmbedderProfile:
 
 EMBEDDER_NAMES = ("wordllama", "hashing", "minilm")
 _MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def recorded_embedder(name: str, dim: int) -> Embedder | None:
+    """The embedder a store recorded by ``name`` and ``dim``, if nexint knows it (None for one of your own)."""
+    if name == f"hashing-v1-{dim}":
+        return HashingEmbedder(dim)
+    if name.startswith("wordllama-") and name.endswith(f"-{dim}"):
+        return WordLlamaEmbedder(dim, config=name.removeprefix("wordllama-").removesuffix(f"-{dim}"))
+    if name == "st-all-MiniLM-L6-v2":
+        return make_embedder("minilm")
+    return None
 
 
 def make_embedder(spec: str | Embedder | None = None) -> Embedder:

@@ -21,13 +21,13 @@ from nexint_core.stores import PersistentStore
 __all__ = ["CONTEXT_SHARES", "PageInPlan", "PageInPlanner", "resident_unit", "unit_of"]
 
 NEIGHBOUR_REACH = 16  # pages of one turn walked when pulling in a match's neighbours
-# The share of a match's score the turns around it get: the rest of its turn, the nearest turn before and after
-# (what it answers, the reply to it), the second turn after. Context is read with its match, so it is worth less
-# than the match itself, and the context of a strong match is worth more than a weak match.
-import os as _os
-
-CONTEXT_SHARES = tuple(float(x) for x in _os.environ.get("NX_SHARES", "0.9,0.5,0.35").split(","))
-CONTEXT_MATCHES = int(_os.environ.get("NX_MATCHES", "1000000"))
+# The share of a match's score the turns around it get: the rest of its turn, the turn before (what it answers),
+# the first and the second turn after (the replies). Context is read with its match, so it is worth less than
+# the match itself, and the context of a strong match is worth more than a weak match.
+CONTEXT_SHARES = {  # (same turn, turn before, first turn after, second turn after)
+    "question": (0.9, 0.25, 0.8, 0.35),  # a question is answered by the turns after it
+    "statement": (0.9, 0.25, 0.25, 0.15),  # a statement says what it says: its context is worth little
+}
 MIN_CANDIDATES = 40
 SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
 _UNRANKED = 1 << 30  # the rank of a page brought in by something other than a page-in's plan
@@ -155,12 +155,9 @@ class PageInPlanner:
         for candidate, page in ranked:
             if page.unit not in entries:
                 entries[page.unit] = (candidate.score, page.id, page, candidate.reason(), None)
-        anchors = 0
         for candidate, page in ranked:
-            anchors += 1
-            if anchors > CONTEXT_MATCHES:
-                break
-            for neighbour, relation, share in self._context(page):
+            asks = page.content.rstrip().endswith("?")
+            for neighbour, relation, share in self._context(page, asks):
                 score = candidate.score * share
                 held = entries.get(neighbour.unit)
                 if held is not None and held[0] >= score:
@@ -184,9 +181,10 @@ class PageInPlanner:
         average = max(8, tokens // pages) if pages else 64
         return max(MIN_CANDIDATES, 2 * room // average)
 
-    def _context(self, page: Page) -> list[tuple[Page, str, float]]:
-        """The turns read with a match, each with its share of the match's score: the rest of its turn, the turn
-        before, the first and the second turn after."""
+    def _context(self, page: Page, asks: bool) -> list[tuple[Page, str, float]]:
+        """The turns read with a match, each with its share of the match's score (:data:`CONTEXT_SHARES`, by
+        whether the match ``asks`` a question): the rest of its turn, the turn before, the two turns after."""
+        shares = CONTEXT_SHARES["question" if asks else "statement"]
         own = page.frame_id or page.id
         out: list[tuple[Page, str, float]] = []
         for step, turns in ((-1, 1), (1, 2)):
@@ -198,14 +196,16 @@ class PageInPlanner:
                     break
                 frame = current.frame_id or current.id
                 if frame == own:
-                    out.append((current, "same turn", CONTEXT_SHARES[0]))
+                    out.append((current, "same turn", shares[0]))
                     continue
                 if frame not in frames:
                     if len(frames) >= turns:
                         break
                     frames.append(frame)
-                relation = "turn before" if step < 0 else "turn after"
-                out.append((current, relation, CONTEXT_SHARES[1] if len(frames) == 1 else CONTEXT_SHARES[2]))
+                if step < 0:
+                    out.append((current, "turn before", shares[1]))
+                else:
+                    out.append((current, "turn after", shares[1 + len(frames)]))
         return out
 
     def _ranked(self, query: str, k: int, now: float) -> list[tuple[Candidate, Page]]:

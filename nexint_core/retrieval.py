@@ -7,6 +7,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from nexint_core.embedders import content_words, embedder_profile
 from nexint_core.errors import InvalidArgument
 from nexint_core.pages import Page
@@ -104,8 +107,8 @@ def fuse(
 ) -> list[Candidate]:
     """Lexical and vector hits fused by calibrated scores, best first.
 
-    Relevance in [0, 1] is a weighted mean of two parts that each say how well a page answers the query,
-    each weighted by the best it found (times the embedder's vector weight for the vector part).
+    Relevance in [0, 1] combines two parts that each say how well a page answers the query: the better of
+    the two, plus half of the other (the vector part times the embedder's vector weight).
     The lexical part is the page's BM25 score over the score of a page explaining the whole query (every
     query term once, a term no page holds at the highest idf: :meth:`PersistentStore.text_weight`), so a
     match on one common word (a name that is in every other turn) is worth little. The vector part is the
@@ -114,30 +117,25 @@ def fuse(
     """
     profile = embedder_profile(store.embedder)
     weight = profile.vector_weight if vector_weight is None else vector_weight
-    floor = profile.noise_floor if min_similarity is None else min_similarity
     lexical = store.search_text(query, namespaces=namespaces, k=k)
     full = store.text_weight(query, namespaces=namespaces) if lexical else 0.0
     scale = full if full > 0 else (lexical[0].score if lexical and lexical[0].score > 0 else 1.0)
-    vector = [
-        hit
-        for hit in store.search_vector(store.embedder.embed([query])[0], namespaces=namespaces, k=k)
-        if hit.score > floor
-    ]
+    probe, centred = _probe(store, query, namespaces)
+    floor = (profile.noise_floor if centred else profile.raw_floor) if min_similarity is None else min_similarity
+    vector = store.search_vector(probe, namespaces=namespaces, k=k)
     lexical_rank = {hit.page_id: rank for rank, hit in enumerate(lexical, 1)}
     vector_rank = {hit.page_id: rank for rank, hit in enumerate(vector, 1)}
     bm25 = {hit.page_id: max(hit.score, 0.0) for hit in lexical}
     cosine = {hit.page_id: hit.score for hit in vector}
     lexical_part = {page_id: min(value / scale, 1.0) for page_id, value in bm25.items()}
-    vector_part = {page_id: min((value - floor) / (1.0 - floor), 1.0) for page_id, value in cosine.items()}
-    # Each part counts as much as the best it found: a search that found nothing convincing (a name shared
-    # with every other turn, vectors just above the noise) does not drown the one that did.
-    lexical_best = max(lexical_part.values(), default=0.0)
-    vector_best = weight * max(vector_part.values(), default=0.0)
-    total = lexical_best + vector_best
-    lexical_share = lexical_best / total if total > 0 else 0.5
-    fused = {page_id: lexical_share * value for page_id, value in lexical_part.items()}
-    for page_id, value in vector_part.items():
-        fused[page_id] = fused.get(page_id, 0.0) + (1.0 - lexical_share) * value
+    vector_part = {page_id: _above_noise(value, floor) for page_id, value in cosine.items()}
+    # A page is as relevant as the better of its two parts, plus half of the other (the two searches agree):
+    # a search that found nothing convincing (a name shared with every other turn) does not drown the one
+    # that did, and a page both find comes first.
+    fused: dict[str, float] = {}
+    for page_id in lexical_part.keys() | vector_part.keys():
+        lexical_value, vector_value = lexical_part.get(page_id, 0.0), weight * vector_part.get(page_id, 0.0)
+        fused[page_id] = (max(lexical_value, vector_value) + 0.5 * min(lexical_value, vector_value)) / 1.5
     return [
         Candidate(
             page_id,
@@ -149,6 +147,30 @@ def fuse(
         )
         for page_id, value in sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     ]
+
+
+_BELOW_NOISE = 0.01  # hits below the noise floor still rank by similarity, after every hit above it
+
+
+def _above_noise(similarity: float, floor: float) -> float:
+    """A similarity rescaled to [0, 1] above the noise floor; one below it keeps a sliver of its order, so a
+    page-in with room left still prefers the closer of two noisy hits."""
+    if similarity > floor:
+        return min((similarity - floor) / (1.0 - floor), 1.0)
+    return _BELOW_NOISE * max(0.0, 1.0 + similarity) / 2.0
+
+
+def _probe(store: PersistentStore, query: str, namespaces: Sequence[str]) -> tuple[npt.NDArray[np.float32], bool]:
+    """The vector to search with: the query's embedding less the centroid of the stored vectors, normalised
+    (what every page shares, the speakers' names say, then counts for nothing), and whether it was centred.
+    The scores it gets rank pages as the centred vectors' inner products do."""
+    vector = store.embedder.embed([query])[0]
+    centroid = store.vector_centroid(namespaces)
+    if centroid is None:
+        return vector, False
+    centred = vector - centroid
+    norm = float(np.linalg.norm(centred))
+    return (np.asarray(centred / norm, dtype=np.float32), True) if norm > 0 else (vector, False)
 
 
 def score(candidate: Candidate, page: Page, weights: ScoringWeights, now: float) -> Candidate:

@@ -108,6 +108,14 @@ class VectorIndex:
             ivf.add_with_ids(vectors, ids)
         self._index = ivf
 
+    def vectors(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """The vectors held under ``ids`` (as stored: fp16 precision), of an exact (flat) index."""
+        if not isinstance(self._index, faiss.IndexIDMap2):
+            raise InvalidArgument("only an exact (flat) index gives its vectors back by id")
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
     def remove(self, ids: npt.NDArray[np.int64]) -> None:
         """Delete ids."""
         if len(ids) == 0:

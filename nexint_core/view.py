@@ -75,8 +75,9 @@ def prompt_view(
 
 
 def recent_gaps(table: PageTable, recent: Sequence[Page]) -> set[str]:
-    """First pages of recent turns right after a turn of the conversation that is in swap, which the
-    recent turns must not step over (an answer evicted while its question stayed, say)."""
+    """First pages of recent turns right after a turn of the conversation they do not show (in swap, or recalled
+    into the archive section), which the recent turns must not step over (an answer evicted while its question
+    stayed, say): they stay one unbroken stretch."""
     shown = {page.id for page in recent}
     gaps: set[str] = set()
     for page in recent:
@@ -85,6 +86,6 @@ def recent_gaps(table: PageTable, recent: Sequence[Page]) -> set[str]:
         before = table.neighbour(page, -1)
         while before is not None and (before.namespace != page.namespace or "excerpted" in before.metadata):
             before = table.neighbour(before, -1)  # another namespace's, or a message archived whole
-        if before is not None and before.id not in shown and before.tier is Tier.SWAP:
-            gaps.add(page.id)
+        if before is not None and before.id not in shown and before.tier in (Tier.SWAP, Tier.ACTIVE):
+            gaps.add(page.id)  # in swap, or shown elsewhere (recalled into the archive section)
     return gaps

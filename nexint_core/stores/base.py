@@ -143,6 +143,11 @@ class PersistentStore(SwapStore, Protocol):
         :meth:`~nexint_core.lexical.LexicalIndex.query_weight`); 0 when the store cannot tell."""
         ...
 
+    def vector_centroid(self, namespaces: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        """The mean of the stored vectors of ``namespaces`` (what every page shares: the speakers' names, the
+        conversation's own words), which page-in takes off the query; None when the store cannot tell."""
+        ...
+
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (of one namespace, if given), in order."""
         ...
@@ -237,6 +242,10 @@ class StoreBase(ABC):
     def text_weight(self, query: str, *, namespaces: Sequence[str]) -> float:
         """A full match's BM25 score for ``query`` (by default unknown: 0, and page-in normalizes by its best hit)."""
         return 0.0
+
+    def vector_centroid(self, namespaces: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        """The mean stored vector (by default unknown: None, and page-in searches with the query as it is)."""
+        return None
 
     def events(self, namespace: str | None = None) -> list[PagingEvent]:
         """The persisted event log (by default none is kept: empty)."""

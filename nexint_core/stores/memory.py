@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
+from nexint_core.embedders import Embedder, content_terms, embed_texts, make_embedder
 from nexint_core.lexical import LexicalIndex
 from nexint_core.pages import Page, namespace_of
 from nexint_core.stores.base import SearchHit, StoreBase, check_filter, matches, query_terms
@@ -18,12 +18,13 @@ __all__ = ["InMemorySwapStore"]
 
 
 class _Namespace:
-    __slots__ = ("index", "lexical", "pending")
+    __slots__ = ("index", "lexical", "pending", "total")
 
     def __init__(self, dim: int) -> None:
         self.lexical = LexicalIndex()
         self.index = VectorIndex(dim, kind="flat")
         self.pending: dict[str, list[str]] = {}  # pages to embed at the next vector search, with their terms
+        self.total = np.zeros(dim, dtype=np.float64)  # the sum of the vectors held: the centroid's numerator
 
 
 class InMemorySwapStore(StoreBase):
@@ -36,7 +37,7 @@ class InMemorySwapStore(StoreBase):
     persistent = False  # gone with the process: it holds only what managers here wrote
 
     def __init__(self, embedder: Embedder | None = None) -> None:
-        self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
+        self.embedder: Embedder = make_embedder(embedder)
         self._pages: dict[str, Page] = {}
         self._seqs: dict[str, int] = {}  # page id -> its write number (the lexical index's key)
         self._by_seq: dict[int, str] = {}
@@ -74,7 +75,9 @@ class InMemorySwapStore(StoreBase):
         space.lexical.remove(seq, content_terms(page.content))
         vector_id = self._vector_ids.pop(page.id, None)
         if vector_id is not None:
-            space.index.remove(np.array([vector_id], dtype=np.int64))
+            held = np.array([vector_id], dtype=np.int64)
+            space.total -= space.index.vectors(held)[0]
+            space.index.remove(held)
             del self._by_vector_id[vector_id]
 
     def get(self, page_id: str) -> Page | None:
@@ -130,6 +133,17 @@ class InMemorySwapStore(StoreBase):
             self._vector_ids[page_id] = int(number)
             self._by_vector_id[int(number)] = page_id
         space.index.add(numbers, vectors)
+        space.total += space.index.vectors(numbers).sum(axis=0, dtype=np.float64)  # as held, so removal undoes it
+
+    def vector_centroid(self, namespaces: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        spaces = [self._namespaces[name] for name in namespaces if name in self._namespaces]
+        for space in spaces:
+            self._embed_pending(space)
+        count = sum(len(space.index) for space in spaces)
+        if not count:
+            return None
+        total = np.sum([space.total for space in spaces], axis=0)
+        return np.asarray(total / count, dtype=np.float32)
 
     def search_vector(
         self,

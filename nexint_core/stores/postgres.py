@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
+from nexint_core.embedders import Embedder, content_terms, embed_texts, make_embedder, recorded_embedder
 from nexint_core.errors import (
     EmbedderMismatch,
     InvalidArgument,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXACT_UP_TO", "SCHEMA_VERSION", "PostgresSwapStore", "migrate"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EXACT_UP_TO = 50_000  # pages per namespace searched exactly (as the embedded store's flat index), HNSW beyond
 HNSW_BUILD_MEMORY = "2GB"  # maintenance_work_mem for the one HNSW build (about 1.5 KB per 256-d vector)
 _HNSW = "CREATE INDEX IF NOT EXISTS nexint_pages_vectors ON nexint_pages USING hnsw (embedding vector_ip_ops)"
@@ -160,6 +160,21 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE nexint_events ADD COLUMN batch uuid, ADD COLUMN ordinal integer;
     CREATE UNIQUE INDEX nexint_events_once ON nexint_events (batch, ordinal);
     """,
+    # 3 -> 4: each namespace's vector sum (its centroid, which page-in takes off the query), sharded as the stats.
+    """
+    CREATE TABLE nexint_centroids (
+        namespace text NOT NULL,
+        shard integer NOT NULL,
+        total float8[] NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (namespace, shard)
+    );
+    ALTER TABLE nexint_centroids ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY nexint_by_namespace ON nexint_centroids
+        USING (namespace IN (SELECT g.namespace FROM nexint_grants g WHERE g.grantee = current_user));
+    INSERT INTO nexint_centroids
+        SELECT namespace, 0, sum(embedding)::real[]::float8[], count(*) FROM nexint_pages GROUP BY namespace;
+    """,
 ]
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -202,7 +217,8 @@ class PostgresSwapStore(SqlStore):
             raise InvalidArgument(f"pool_size must be at least 1, got {pool_size}")
         super().__init__()
         self.dsn = dsn
-        self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
+        self.embedder: Embedder = embedder if embedder is not None else make_embedder(None)
+        self._given_embedder = embedder is not None
         self.retry_for = retry_for
         self._closed = False
         self._hnsw = False
@@ -284,6 +300,14 @@ class PostgresSwapStore(SqlStore):
             )
         meta = dict(conn.execute("SELECT key, value FROM nexint_meta").fetchall())
         version = int(meta["schema_version"])
+        if not self._given_embedder:  # the embedder the store recorded
+            known = recorded_embedder(meta["embedder"], int(meta["dim"]))
+            if known is None:
+                raise EmbedderMismatch(
+                    f"the store was built with embedder {meta['embedder']} ({meta['dim']} dimensions), which "
+                    "nexint cannot make by itself: pass that embedder (embedder=...)"
+                )
+            self.embedder = known
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"the store at {_redacted(self.dsn)} has schema {version}, newer than this nexint's "
@@ -374,6 +398,9 @@ class PostgresSwapStore(SqlStore):
             with conn.cursor() as cur:
                 cur.executemany(_PAGE_INSERT, rows)
             self._count(conn, [(row["namespace"], _shard(row["id"]), 1, row["doc_len"]) for row in rows])
+            self._add_to_centroids(
+                conn, [(row["namespace"], _shard(row["id"]), vector) for row, vector in zip(rows, vectors, strict=True)]
+            )
 
         self._with_events(write)
 
@@ -394,10 +421,48 @@ class PostgresSwapStore(SqlStore):
 
     def _delete(self, conn: psycopg.Connection[Any], page_ids: Sequence[str]) -> None:
         gone = conn.execute(
-            "DELETE FROM nexint_pages WHERE id = ANY(%s) RETURNING id, namespace, doc_len", (list(page_ids),)
+            "DELETE FROM nexint_pages WHERE id = ANY(%s) RETURNING id, namespace, doc_len, embedding::real[]",
+            (list(page_ids),),
         ).fetchall()
         if gone:
-            self._count(conn, [(namespace, _shard(page_id), -1, -length) for page_id, namespace, length in gone])
+            self._count(conn, [(namespace, _shard(page_id), -1, -length) for page_id, namespace, length, _ in gone])
+            removed = [
+                (namespace, _shard(page_id), np.asarray(vector, dtype=np.float32))
+                for page_id, namespace, _, vector in gone
+            ]
+            self._add_to_centroids(conn, removed, sign=-1)
+
+    def _add_to_centroids(
+        self,
+        conn: psycopg.Connection[Any],
+        vectors: Sequence[tuple[str, int, npt.NDArray[np.float32]]],
+        *,
+        sign: int = 1,
+    ) -> None:
+        """Add (``sign=-1``: take away) vectors to their namespaces' sharded sums, in one lock order."""
+        merged: dict[tuple[str, int], tuple[npt.NDArray[np.float64], int]] = {}
+        for namespace, shard, vector in vectors:
+            total, count = merged.get((namespace, shard), (np.zeros(self.embedder.dim, dtype=np.float64), 0))
+            merged[(namespace, shard)] = (total + sign * vector.astype(np.float64), count + sign)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO nexint_centroids VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, shard) DO UPDATE"
+                " SET total = (SELECT array_agg(a + b ORDER BY i) FROM unnest(nexint_centroids.total,"
+                " excluded.total) WITH ORDINALITY AS t(a, b, i)), count = nexint_centroids.count + excluded.count",
+                [(ns, shard, total.tolist(), count) for (ns, shard), (total, count) in sorted(merged.items())],
+            )
+
+    def vector_centroid(self, namespaces: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        rows = self._run(
+            lambda conn: conn.execute(
+                "SELECT total, count FROM nexint_centroids WHERE namespace = ANY(%s)", (list(namespaces),)
+            ).fetchall()
+        )
+        count = sum(int(row[1]) for row in rows)
+        if count <= 0:
+            return None
+        total = np.sum([np.asarray(row[0], dtype=np.float64) for row in rows], axis=0)
+        return np.asarray(total / count, dtype=np.float32)
 
     def delete(self, page_ids: Sequence[str]) -> None:
         if page_ids:

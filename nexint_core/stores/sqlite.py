@@ -19,7 +19,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, HashingEmbedder, content_terms, embed_texts
+from nexint_core.embedders import Embedder, content_terms, embed_texts, make_embedder, recorded_embedder
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError, StoreReadOnly
 from nexint_core.events import EventSink, PagingEvent
 from nexint_core.pages import Page
@@ -42,7 +42,7 @@ from nexint_core.stores.sqlite_indexes import NamespaceIndexes, ns_token
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteSwapStore"]
 
-SCHEMA_VERSION = 2  # 2: no FTS5 table (BM25 runs in memory over the stored terms)
+SCHEMA_VERSION = 3  # 2: no FTS5 table (BM25 runs in memory); 3: each namespace's vector sum (its centroid)
 DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
 _STORED = ("seq", *PAGE_FIELDS, "ns", "embedding", "terms")
@@ -55,6 +55,7 @@ _DELETIONS = (
     "CREATE TABLE deletions (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, namespace TEXT NOT NULL,"
     "\n    terms TEXT NOT NULL)"
 )
+_CENTROIDS = "CREATE TABLE centroids (namespace TEXT PRIMARY KEY, total BLOB NOT NULL, count INTEGER NOT NULL)"
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE pages (
@@ -97,6 +98,7 @@ _SCHEMA = (
     "CREATE INDEX events_by_namespace ON events(namespace, event_seq)",
     "CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL)",
     _DELETIONS,
+    _CENTROIDS,
 )
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
@@ -138,7 +140,6 @@ class SqliteSwapStore(SqlStore):
             raise InvalidArgument(f"durability must be 'process' or 'power', got {durability!r}")
         super().__init__()
         self.path = Path(path)
-        self.embedder: Embedder = embedder if embedder is not None else HashingEmbedder()
         self.read_only = read_only
         self._checkpointer: ThreadPoolExecutor | None = None  # WAL checkpoints, off the writing thread
         self._checkpoint: Future[None] | None = None
@@ -175,6 +176,7 @@ class SqliteSwapStore(SqlStore):
                 self._conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background instead
                 self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
+            self.embedder = self._embedder_for(embedder)
             if not read_only:
                 self._create_if_missing()
             self._check_meta()
@@ -209,6 +211,22 @@ class SqliteSwapStore(SqlStore):
 
     # -- schema --------------------------------------------------------------------------------
 
+    def _embedder_for(self, given: Embedder | None) -> Embedder:
+        """The embedder given, else the one the store recorded, else (a new store) the default."""
+        if given is not None:
+            return given
+        has_meta = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
+        meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall()) if has_meta else {}
+        if "embedder" not in meta:
+            return make_embedder(None)
+        known = recorded_embedder(meta["embedder"], int(meta.get("dim", "0")))
+        if known is None:
+            raise EmbedderMismatch(
+                f"store {self.path} was built with embedder {meta['embedder']} (dim {meta.get('dim')}), which "
+                "nexint cannot make by itself: pass that embedder (embedder=...)"
+            )
+        return known
+
     def _create_if_missing(self) -> None:
         with self._conn.transaction() as conn:
             if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]:
@@ -229,15 +247,30 @@ class SqliteSwapStore(SqlStore):
             raise StoreError(f"{self.path / DB_NAME} is a SQLite database, but not a nexint store")
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         version = int(meta.get("schema_version", "0"))
-        if version == 1 and self.read_only:
+        if version in (1, 2) and self.read_only:
             raise StoreReadOnly(
-                f"store {self.path} has schema version 1, which is upgraded in place on a writable open; "
-                "open it writable once"
+                f"store {self.path} has schema version {version}, which is upgraded in place on a writable "
+                "open; open it writable once"
             )
         if version == 1:  # forward migration: BM25 moved from FTS5 into memory
             with self._conn.transaction() as conn:
                 conn.execute("DROP TABLE IF EXISTS pages_fts")
                 conn.execute(_DELETIONS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+                conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            version = 2
+        if version == 2:  # forward migration: the vector sum of each namespace, from the stored embeddings
+            with self._conn.transaction() as conn:
+                conn.execute(_CENTROIDS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+                dim = int(meta.get("dim", "0"))
+                namespaces = [row[0] for row in conn.execute("SELECT DISTINCT namespace FROM pages").fetchall()]
+                for namespace in namespaces:
+                    total, count = np.zeros(dim, dtype=np.float64), 0
+                    for (blob,) in conn.execute("SELECT embedding FROM pages WHERE namespace = ?", (namespace,)):
+                        total += np.frombuffer(blob, dtype=np.float16)
+                        count += 1
+                    conn.execute(
+                        "INSERT OR REPLACE INTO centroids VALUES (?, ?, ?)", (namespace, total.tobytes(), count)
+                    )
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
@@ -290,6 +323,7 @@ class SqliteSwapStore(SqlStore):
                 row["seq"] = first + offset
             inserted = conn.executemany(_INSERT + " ON CONFLICT(id) DO NOTHING", rows)
             replaced = self._overwrite(conn, rows) if inserted != len(rows) else []
+            self._add_to_centroids(conn, [(str(row["namespace"]), blob) for row, blob in zip(rows, blobs, strict=True)])
         written = [(int(row["seq"]), str(row["id"]), str(row["namespace"]), str(row["terms"])) for row in rows]
         self._indexes.written(written, vectors, replaced)
         self._since_checkpoint += len(pages)
@@ -323,11 +357,44 @@ class SqliteSwapStore(SqlStore):
 
     def _delete_row(self, conn: Database, page_id: str) -> tuple[int, str, str] | None:
         """Delete a page, logging it so other processes drop it from their in-memory indexes."""
-        row = conn.execute("DELETE FROM pages WHERE id = ? RETURNING seq, namespace, terms", (page_id,)).fetchone()
+        row = conn.execute(
+            "DELETE FROM pages WHERE id = ? RETURNING seq, namespace, terms, embedding", (page_id,)
+        ).fetchone()
         if row is None:
             return None
-        conn.execute("INSERT INTO deletions(seq, namespace, terms) VALUES (?, ?, ?)", row)
+        conn.execute("INSERT INTO deletions(seq, namespace, terms) VALUES (?, ?, ?)", row[:3])
+        if row[3] is not None:
+            self._add_to_centroids(conn, [(str(row[1]), np.frombuffer(row[3], dtype=np.float16))], sign=-1)
         return int(row[0]), str(row[1]), str(row[2])
+
+    def _add_to_centroids(
+        self, conn: Database, vectors: Sequence[tuple[str, npt.NDArray[np.float16]]], *, sign: int = 1
+    ) -> None:
+        """Add (or, with ``sign=-1``, take away) stored vectors to their namespaces' sums, in this transaction."""
+        sums: dict[str, tuple[npt.NDArray[np.float64], int]] = {}
+        for namespace, vector in vectors:
+            total, count = sums.get(namespace, (np.zeros(self.embedder.dim, dtype=np.float64), 0))
+            sums[namespace] = (total + sign * vector.astype(np.float64), count + sign)
+        for namespace, (change, count) in sums.items():
+            held = conn.execute("SELECT total, count FROM centroids WHERE namespace = ?", (namespace,)).fetchone()
+            total = np.frombuffer(held[0], dtype=np.float64) + change if held is not None else change
+            conn.execute(
+                "INSERT OR REPLACE INTO centroids VALUES (?, ?, ?)",
+                (namespace, total.tobytes(), (int(held[1]) if held is not None else 0) + count),
+            )
+
+    def vector_centroid(self, namespaces: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        """The mean stored vector of ``namespaces`` (kept with every write, so every process agrees)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT total, count FROM centroids WHERE namespace IN ({', '.join('?' * len(namespaces))})",
+                list(namespaces),
+            ).fetchall()
+        count = sum(int(row[1]) for row in rows)
+        if count <= 0:
+            return None
+        total = np.sum([np.frombuffer(row[0], dtype=np.float64) for row in rows], axis=0)
+        return np.asarray(total / count, dtype=np.float32)
 
     def event_sink(self, namespace: str) -> EventSink | None:
         """A sink for one manager's events, written with the next transaction; none on a read-only store,

@@ -54,7 +54,7 @@ def test_floor_grows_with_small_messages_up_to_the_recent_share() -> None:
     floor = manager.kernel.floor
     assert len(floor) > 6  # small turns: more than the minimum, within the share
     assert floor.tokens <= manager.settings.floor_tokens
-    assert manager.settings.floor_tokens == int(0.3 * 2000)
+    assert manager.settings.floor_tokens == int(manager.sections["recent"] * 2000)
 
 
 def test_floor_starts_at_a_question() -> None:
