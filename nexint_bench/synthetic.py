@@ -65,6 +65,7 @@ __all__ = [
     "parse_source",
     "run",
     "shared_words",
+    "small_talk",
     "to_json",
 ]
 
@@ -321,6 +322,22 @@ def _small_talk(rng: _Rng, talk: _Conversation, used: set[str]) -> None:
             raise AssertionError("small talk ran out of distinct turns")
         used.add(text)
         talk.texts[position] = text
+
+
+def small_talk(count: int, *, seed: int = 123) -> list[str]:
+    """``count`` distinct small-talk turns as the generator writes them: texts about nothing in particular,
+    unrelated to each other (what ``scripts/calibrate_embedders.py`` measures an embedder's noise on)."""
+    rng = _Rng(f"{GENERATOR}/small-talk/{seed}")
+    talk = _Conversation(
+        names=(("Ann", ""), ("Bob", "")),
+        speakers=[position % 2 for position in range(count)],
+        sessions=[count],
+        session_of=[0] * count,
+        dates=[datetime(2024, 5, 1)],
+        texts=[""] * count,
+    )
+    _small_talk(rng, talk, set())
+    return list(talk.texts)
 
 
 def _day(date: datetime) -> str:

@@ -36,7 +36,6 @@ __all__ = [
 SECTION_NAMES = ("system", "core", "summaries", "archive", "recent", "query")
 _MEMORY_SECTIONS = ("core", "summaries", "archive", "recent")
 _SECOND_PASS = ("archive", "recent", "summaries", "core")  # who gets the room other sections left, in order
-_BEST_MATCHES = 5  # resident matches ranked this high are shown as recalls when the recent turns miss them
 _COUNT_CACHE = 32_768  # cached line counts (texts), cleared when full
 # Shares of what the system anchor and the query leave. Unused budget flows to the next section; what is
 # still unused at the end goes to items left out (archive, then recent, summaries, core), except to a
@@ -109,6 +108,7 @@ class PromptView:
     archive: Sequence[Page] = ()
     recent: Sequence[Page] = ()
     matched: Mapping[str, int] = field(default_factory=dict)
+    recalled_now: Mapping[str, int] = field(default_factory=dict)  # archive pages this query paged in: their rank
     gaps: Collection[str] = ()
     context_of: Mapping[str, str] = field(default_factory=dict)
     system: str = ""
@@ -347,7 +347,9 @@ def assemble_prompt(
     recent_items, floor, floor_tokens = _fit_floor(recent_units, recent_items, floor, free - recent_header, count)
     allowance = max(_allowance(shares["recent"], free), floor_tokens + recent_header)  # the recent turns' least
     moved, gaps, answers = _recalled_matches(recent_units, recent_items, view.matched, gaps, allowance)
-    archive_units = [*(recent_units[i] for i in moved), *_units(view.archive)]  # this query's resident matches first
+    archive_units = _by_rank(
+        [recent_units[i] for i in moved], _units(view.archive), view.matched, answers, view.recalled_now
+    )
     anchors = {**view.context_of, **answers}
     unit_of: dict[str, int] = {page.id: index for index, unit in enumerate(archive_units) for page in unit}
     requires = {
@@ -448,6 +450,28 @@ def assemble_prompt(
     )
 
 
+def _by_rank(
+    moved: list[list[Page]],
+    archive: list[list[Page]],
+    matched: Mapping[str, int],
+    answers: Mapping[str, str],
+    recalled_now: Mapping[str, int],
+) -> list[list[Page]]:
+    """The archive units in order of preference: this query's matches, resident (``moved``, each answer right
+    after its match) or paged in (``recalled_now``), by their rank in the page-in; then earlier recalls, in
+    the order given."""
+    last = len(moved) + len(archive)
+
+    def rank(unit: list[Page]) -> float:
+        page = unit[0]
+        if page.id in answers:
+            return matched.get(answers[page.id], last) + 0.5
+        return min((matched.get(p.id, recalled_now.get(p.id, last)) for p in unit), default=last)
+
+    units = [*moved, *archive]
+    return [unit for _, unit in sorted(enumerate(units), key=lambda item: (rank(item[1]), item[0]))]
+
+
 def _recalled_matches(
     units: list[list[Page]],
     items: list[PromptItem],
@@ -473,7 +497,7 @@ def _recalled_matches(
     ranks = {
         i: rank
         for i, unit in enumerate(units[:reach])
-        if (rank := min((matched[p.id] for p in unit if p.id in matched), default=_BEST_MATCHES)) < _BEST_MATCHES
+        if (rank := min((matched[p.id] for p in unit if p.id in matched), default=-1)) >= 0
     }
     chosen: list[int] = []
     answers: dict[str, str] = {}
@@ -507,7 +531,7 @@ def _distinct(archive: list[PromptItem], recent: list[PromptItem], left_out: lis
     for index, item in enumerate(archive):
         texts = [text for _, text in item.turns]
         if all(text in seen for text in texts):
-            reason = "archive: the same text is shown already"
+            reason = "archive section shows the same text already"
             left_out.extend(LeftOut(page_id, "archive", reason) for page_id in item.page_ids)
             continue
         seen.update(texts)

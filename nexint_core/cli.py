@@ -22,7 +22,7 @@ from nexint_core.assembly import AssembledPrompt
 from nexint_core.clock import SystemClock, format_time
 from nexint_core.config import PolicyConfig, resolve_policy
 from nexint_core.demo import DemoClock, fill_demo_store
-from nexint_core.embedders import content_words, stem
+from nexint_core.embedders import EMBEDDER_NAMES, content_words, stem
 from nexint_core.errors import InvalidArgument, NexintError, StoreReadOnly
 from nexint_core.events import Action, select_events
 from nexint_core.importers import import_file
@@ -160,7 +160,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         raise InvalidArgument("empty query")
     if args.budget is not None and args.budget <= 0:
         raise InvalidArgument(f"--budget must be a positive number of tokens, got {args.budget}")
-    config = _policy(args)
+    # The run reports which memories the response cites, so recalled lines carry their ids.
+    config = _policy(args).model_copy(update={"cite_ids": True})
     responder = _llm_responder(args.llm) if args.llm else None
     with _manager(args, config) as mmu:
         core = len(mmu.core_pages())
@@ -344,6 +345,8 @@ def cmd_log(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     config = resolve_policy(args.policy) if args.policy else PolicyConfig()
+    if args.embedder:
+        config = config.model_copy(update={"embedder": args.embedder})
     sessions_dir = Path(args.session_dir) if args.session_dir else _home() / "sessions"
     results = import_file(
         Path(args.file),
@@ -364,6 +367,23 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             before = f", after {result.already} imported before" if result.already else ""
             added = f"{result.messages} messages, {result.pages} pages, {result.probes} probes into {where}{before}"
         print(f"[IMPORT] {result.name}: {added}; {session}", file=out)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, out: TextIO) -> int:
+    from nexint_core.stores.reindex import reindex
+
+    if is_postgres_uri(args.store):
+        raise InvalidArgument("memos reindex re-embeds a store directory; a PostgreSQL store cannot be re-embedded yet")
+    report = reindex(args.store, args.embedder, progress=_Progress(f"reindex {args.store}"))
+    if not report.changed:
+        print(f"[REINDEX] {report.path} already uses {report.new_embedder}: nothing to do", file=out)
+    else:
+        print(
+            f"[REINDEX] {report.pages} pages of {report.path} re-embedded with {report.new_embedder} "
+            f"(was {report.old_embedder}) in {report.seconds:.1f} s",
+            file=out,
+        )
     return 0
 
 
@@ -472,7 +492,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the namespace of a chat JSONL (default: default), or the prefix of each LoCoMo conversation's "
         "namespace (NAME/sample_id)",
     )
+    imp.add_argument("--embedder", choices=EMBEDDER_NAMES, help="the embedder of a new store (default: wordllama)")
     imp.set_defaults(handler=cmd_import)
+
+    rei = commands.add_parser("reindex", help="re-embed every page of a store directory with another embedder")
+    rei.add_argument("--store", required=True, help="the store directory (no other process may have it open)")
+    rei.add_argument("--embedder", required=True, choices=EMBEDDER_NAMES)
+    rei.set_defaults(handler=cmd_reindex)
 
     ses = commands.add_parser("sessions", help="list recorded sessions")
     ses.add_argument("--dir", help="a sessions directory (default: $NEXINT_HOME/sessions)")

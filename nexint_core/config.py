@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nexint_core.assembly import DEFAULT_SECTIONS, check_sections
 from nexint_core.conditions import Condition, parse_condition
+from nexint_core.embedders import EMBEDDER_NAMES
 from nexint_core.errors import InvalidArgument, NexintError, UnknownPolicy
 from nexint_core.policies import make_policy
 from nexint_core.retrieval import ScoringWeights
@@ -107,6 +108,7 @@ class PolicyConfig(BaseModel):
     promote_if: str | None = None
     recent_floor_messages: int = Field(default=DEFAULT_RECENT_FLOOR, ge=0)
     cite_ids: bool = False
+    embedder: str | None = None  # wordllama, hashing or minilm (None: the store's, or the default for a new one)
     sections: dict[str, int | float] = Field(default_factory=lambda: dict(DEFAULT_SECTIONS))
     scoring: ScoringConfig = Field(default_factory=lambda: ScoringConfig())
     summary: SummaryConfig = Field(default_factory=lambda: SummaryConfig())
@@ -123,6 +125,13 @@ class PolicyConfig(BaseModel):
             make_policy(value)
         except UnknownPolicy as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str | None) -> str | None:
+        if value is not None and value not in EMBEDDER_NAMES:
+            raise ValueError(f"unknown embedder {value!r}; use one of {', '.join(EMBEDDER_NAMES)}")
         return value
 
     @field_validator("promote_if")
@@ -176,7 +185,15 @@ class PolicyConfig(BaseModel):
         )
 
     @classmethod
-    def from_settings(cls, settings: MemorySettings, *, eviction: str, label: str, summaries: bool) -> PolicyConfig:
+    def from_settings(
+        cls,
+        settings: MemorySettings,
+        *,
+        eviction: str,
+        label: str,
+        summaries: bool,
+        embedder: str | None = None,
+    ) -> PolicyConfig:
         """The policy that gives ``settings`` (what a session records of a manager)."""
         name, _, version = label.partition("@")
         return cls(
@@ -190,6 +207,7 @@ class PolicyConfig(BaseModel):
             promote_if=settings.promote_if,
             recent_floor_messages=settings.recent_floor,
             cite_ids=settings.cite_ids,
+            embedder=embedder,
             sections=dict(settings.sections),
             scoring=ScoringConfig.from_weights(settings.weights),
             summary=SummaryConfig(
@@ -217,6 +235,7 @@ class PolicyConfig(BaseModel):
             "recent_floor": self.recent_floor_messages,
             "cite_ids": self.cite_ids,
             "policy_label": self.label,
+            **({"embedder": self.embedder} if self.embedder is not None else {}),
         }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from nexint_core.assembly import AssembledPrompt
 from nexint_core.ids import PageId
 from nexint_core.manager import MemoryManager
-from nexint_core.pages import Frame, Page, frames_of
+from nexint_core.pages import SUMMARY_ROLE, Frame, Page, frames_of
 
 __all__ = ["SYSTEM_SECTIONS", "Conversation", "RecentFrame", "TurnContext"]
 
@@ -102,7 +102,9 @@ class Conversation:
     def history(self) -> list[tuple[Page, ...]]:
         """Every frame stored in the conversation's namespace, in the order written (summaries left out)."""
         pages = [
-            page for page in self.manager.stored_pages() if page.role != "summary" and "excerpt_of" not in page.metadata
+            page
+            for page in self.manager.stored_pages()
+            if page.role != SUMMARY_ROLE and "excerpt_of" not in page.metadata
         ]  # a message archived whole is listed whole, not as the excerpt that stood in for it
         return [tuple(frame) for frame in frames_of(pages)]
 
@@ -114,7 +116,7 @@ class Conversation:
         doomed = [
             page.id
             for page in _own(manager.page_table, manager.namespace)
-            if self.marker in page.metadata or page.role == "summary"
+            if self.marker in page.metadata or page.role == SUMMARY_ROLE
         ]
         forgotten = 0
         for page_id in doomed:

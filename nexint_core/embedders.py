@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -23,12 +23,14 @@ __all__ = [
     "STOPWORDS",
     "Embedder",
     "EmbedderProfile",
+    "EmbedderSpec",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "WordLlamaEmbedder",
     "content_terms",
     "content_words",
     "embed_texts",
+    "embedder_name",
     "embedder_profile",
     "make_embedder",
     "recorded_embedder",
@@ -234,8 +236,8 @@ class EmbedderProfile:
 # talk of ``nexint_bench.synthetic``, seed 123), once per embedder (`python scripts/calibrate_embedders.py`).
 # Hashed vectors are the lexical signal again, hashed: they get a small weight; semantic ones an equal one.
 _PROFILES = {
-    "hashing": EmbedderProfile(noise_floor=0.14, raw_floor=0.17, vector_weight=0.3),
-    "wordllama": EmbedderProfile(noise_floor=0.15, raw_floor=0.21, vector_weight=1.0),
+    "hashing": EmbedderProfile(noise_floor=0.093, raw_floor=0.125, vector_weight=0.3),
+    "wordllama": EmbedderProfile(noise_floor=0.106, raw_floor=0.182, vector_weight=1.0),
     "st-all-MiniLM-L6-v2": EmbedderProfile(noise_floor=0.15, raw_floor=0.20, vector_weight=1.0),
 }
 _DEFAULT_PROFILE = EmbedderProfile(noise_floor=0.15, raw_floor=0.2, vector_weight=1.0)
@@ -250,7 +252,19 @@ def embedder_profile(embedder: Embedder) -> EmbedderProfile:
 
 
 EMBEDDER_NAMES = ("wordllama", "hashing", "minilm")
+EmbedderSpec: TypeAlias = str | Embedder  # an embedder, or its name: one of EMBEDDER_NAMES
 _MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def embedder_name(embedder: Embedder) -> str | None:
+    """The name :func:`make_embedder` makes ``embedder`` by (one of :data:`EMBEDDER_NAMES`), or None for
+    another embedder (another dimension, configuration or model, or one of your own)."""
+    made_by = {
+        HashingEmbedder().name: "hashing",
+        WordLlamaEmbedder().name: "wordllama",  # names only: the model loads on first use
+        "st-all-MiniLM-L6-v2": "minilm",
+    }
+    return made_by.get(embedder.name)
 
 
 def recorded_embedder(name: str, dim: int) -> Embedder | None:
@@ -264,7 +278,7 @@ def recorded_embedder(name: str, dim: int) -> Embedder | None:
     return None
 
 
-def make_embedder(spec: str | Embedder | None = None) -> Embedder:
+def make_embedder(spec: EmbedderSpec | None = None) -> Embedder:
     """An embedder by name (``wordllama``, the default; ``hashing``; ``minilm``), or the one given."""
     if spec is None:
         return WordLlamaEmbedder()

@@ -247,7 +247,8 @@ def import_file(
     results = []
     if sessions_dir.exists() and not sessions_dir.is_dir():
         raise InvalidArgument(f"sessions directory {sessions_dir} is a file, not a directory")
-    with open_store(store) as swap:  # a damaged or read-only store is refused before anything is created
+    # a damaged or read-only store is refused before anything is created
+    with open_store(store, embedder=policy.embedder) as swap:
         sessions_dir.mkdir(parents=True, exist_ok=True)
         for conversation in conversations:
             frames, keys = conversation.frames, message_keys(conversation.frames)

@@ -12,7 +12,7 @@ from nexint_core.assembly import AssembledPrompt, assemble_prompt, check_section
 from nexint_core.clock import Clock, SystemClock
 from nexint_core.conditions import Condition, parse_condition
 from nexint_core.config import PolicyConfig, resolve_policy
-from nexint_core.embedders import Embedder
+from nexint_core.embedders import EmbedderSpec, embedder_name
 from nexint_core.errors import (
     InvalidArgument,
     NexintError,
@@ -61,7 +61,7 @@ class MemoryManager:
         tokenizer: str | Tokenizer | None = None,
         clock: Clock | None = None,
         store: SwapStore | str | os.PathLike[str] | None = None,
-        embedder: Embedder | None = None,
+        embedder: EmbedderSpec | None = None,
         namespace: str = "default",
         shared: Sequence[str] = (),
         weights: ScoringWeights | None = None,
@@ -176,7 +176,11 @@ class MemoryManager:
         if self.eviction_name not in POLICY_NAMES:
             raise InvalidArgument(f"eviction policy {self.eviction_name!r} has no name a policy file can give")
         return PolicyConfig.from_settings(
-            self.settings, eviction=self.eviction_name, label=self.policy_name, summaries=self.summarizer is not None
+            self.settings,
+            eviction=self.eviction_name,
+            label=self.policy_name,
+            summaries=self.summarizer is not None,
+            embedder=embedder_name(self.store.embedder),
         )
 
     @property

@@ -16,6 +16,7 @@ from nexint_core.ids import PageId
 __all__ = [
     "DEFAULT_NAMESPACE",
     "ROLES",
+    "SUMMARY_ROLE",
     "ContextPage",
     "Frame",
     "Page",
@@ -27,6 +28,7 @@ __all__ = [
 
 DEFAULT_NAMESPACE = "default"
 ROLES = ("user", "assistant", "system", "tool")  # the roles a written message may have
+SUMMARY_ROLE = "summary"  # the role of a page the summary tier wrote
 
 
 class Tier(str, Enum):
@@ -75,6 +77,7 @@ class Page:
     # Tokens of the content as a prompt line shows it (" " + content + a line break): counted once, by assembly.
     line_tokens: int | None = field(default=None, repr=False)
     loader: Callable[[str], str] | None = field(default=None, repr=False)  # reads a spilled page's content
+    _asks: bool | None = field(default=None, init=False, repr=False)  # whether the content asks a question
 
     def __post_init__(self) -> None:
         self.id = PageId(self.id)
@@ -88,6 +91,8 @@ class Page:
 
     def spill(self, loader: Callable[[str], str]) -> None:
         """Release the content from memory: :attr:`content` reads it back through ``loader`` on each access."""
+        if self._asks is None and not self.spilled:
+            self._asks = _CONTENT.__get__(self, Page).rstrip().endswith("?")
         object.__setattr__(self, "loader", loader)
         _CONTENT.__set__(self, "")
         self.spilled = True
@@ -96,6 +101,14 @@ class Page:
         """Hold ``content`` in memory again (the page is coming back from swap)."""
         _CONTENT.__set__(self, content)
         self.spilled, self.loader = False, None
+
+    @property
+    def asks(self) -> bool:
+        """Whether the page's text asks a question (ends with ``?``): kept when the content is spilled, so
+        page-in can tell without reading the store."""
+        if self._asks is None:
+            self._asks = self.content.rstrip().endswith("?")
+        return self._asks
 
     @property
     def pinned(self) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from nexint_core.events import Action
 from nexint_core.page_table import PageTable
-from nexint_core.pages import Page, Tier
+from nexint_core.pages import SUMMARY_ROLE, Page, Tier
 from nexint_core.retrieval import Candidate, ScoringWeights, fuse, score
 from nexint_core.stores import PersistentStore
 
@@ -126,7 +126,7 @@ class PageInPlanner:
                 if kept + plan.used + tokens > room:
                     losers += 1
                     if losers <= SKIPS_LOGGED and anchor is None:  # the near misses (logging all costs more)
-                        left = f"needs {tokens} tokens, {room - plan.used} of {room} left"
+                        left = f"needs {tokens} tokens, {room - kept - plan.used} of {room} left"
                         self._skip(page, f"lost to higher-scored pages: {left}; {reason}", now)
                     continue
                 plan.chosen[key] = (unit, reason)
@@ -156,8 +156,7 @@ class PageInPlanner:
             if page.unit not in entries:
                 entries[page.unit] = (candidate.score, page.id, page, candidate.reason(), None)
         for candidate, page in ranked:
-            asks = page.content.rstrip().endswith("?")
-            for neighbour, relation, share in self._context(page, asks):
+            for neighbour, relation, share in self._context(page, page.asks):
                 score = candidate.score * share
                 held = entries.get(neighbour.unit)
                 if held is not None and held[0] >= score:
@@ -194,6 +193,8 @@ class PageInPlanner:
                 current = self._table.neighbour(current, step) if current is not None else None
                 if current is None or current.namespace != page.namespace:
                     break
+                if current.role == SUMMARY_ROLE:  # a summary written when pages were evicted: no turn
+                    continue
                 frame = current.frame_id or current.id
                 if frame == own:
                     out.append((current, "same turn", shares[0]))
@@ -214,7 +215,7 @@ class PageInPlanner:
         ranked: list[tuple[Candidate, Page]] = []
         for candidate in fuse(self._store, query, self._namespaces, k, weights.min_similarity, weights.vector):
             page = self._table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
-            if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY:
+            if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY or self._summed_up(page):
                 continue
             if page.tier is Tier.SWAP and page.unit in self._floor:
                 continue
@@ -225,6 +226,14 @@ class PageInPlanner:
             ranked.append((score(candidate, page, weights, now), page))
         ranked.sort(key=lambda item: (-item[0].score, item[1].id))
         return ranked
+
+    def _summed_up(self, page: Page) -> bool:
+        """Whether ``page`` is a summary retired to swap whose turns are all still there: it says less than
+        they do, so they answer the query; a summary whose turns were forgotten is all that is left of them."""
+        if page.role != SUMMARY_ROLE:
+            return False
+        sources = page.metadata.get("sources") or []
+        return all(self._table.find(source) is not None for source in sources)
 
     def neighbours(self, page: Page, before: int, after: int) -> list[tuple[Page, str]]:
         """The rest of the page's turn, then ``before`` turns before it and ``after`` after it, nearest first."""

@@ -113,7 +113,9 @@ def fuse(
     query term once, a term no page holds at the highest idf: :meth:`PersistentStore.text_weight`), so a
     match on one common word (a name that is in every other turn) is worth little. The vector part is the
     cosine similarity above the embedder's noise floor, rescaled to [0, 1] (:func:`embedder_profile`):
-    below the floor a hit is noise. ``vector_weight`` and ``min_similarity`` override the profile's.
+    below the floor a hit is noise. A page relevant by neither part is no candidate at all (paging it in would
+    push out a turn the model can use for one it cannot). ``vector_weight`` and ``min_similarity`` override
+    the profile's.
     """
     profile = embedder_profile(store.embedder)
     weight = profile.vector_weight if vector_weight is None else vector_weight
@@ -135,7 +137,9 @@ def fuse(
     fused: dict[str, float] = {}
     for page_id in lexical_part.keys() | vector_part.keys():
         lexical_value, vector_value = lexical_part.get(page_id, 0.0), weight * vector_part.get(page_id, 0.0)
-        fused[page_id] = (max(lexical_value, vector_value) + 0.5 * min(lexical_value, vector_value)) / 1.5
+        value = (max(lexical_value, vector_value) + 0.5 * min(lexical_value, vector_value)) / 1.5
+        if value > 0:
+            fused[page_id] = value
     return [
         Candidate(
             page_id,
@@ -149,15 +153,9 @@ def fuse(
     ]
 
 
-_BELOW_NOISE = 0.01  # hits below the noise floor still rank by similarity, after every hit above it
-
-
 def _above_noise(similarity: float, floor: float) -> float:
-    """A similarity rescaled to [0, 1] above the noise floor; one below it keeps a sliver of its order, so a
-    page-in with room left still prefers the closer of two noisy hits."""
-    if similarity > floor:
-        return min((similarity - floor) / (1.0 - floor), 1.0)
-    return _BELOW_NOISE * max(0.0, 1.0 + similarity) / 2.0
+    """A similarity rescaled to [0, 1] above the noise floor; below it a hit is noise and worth nothing."""
+    return min((similarity - floor) / (1.0 - floor), 1.0) if similarity > floor else 0.0
 
 
 def _probe(store: PersistentStore, query: str, namespaces: Sequence[str]) -> tuple[npt.NDArray[np.float32], bool]:

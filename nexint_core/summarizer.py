@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from nexint_core.embedders import content_words
-from nexint_core.pages import Page
+from nexint_core.pages import SUMMARY_ROLE, Page
 from nexint_core.tokens import Tokenizer
 
 __all__ = ["ExtractiveSummarizer", "Summarizer"]
@@ -36,7 +36,7 @@ class ExtractiveSummarizer:
             for part in _SENTENCE.split(page.content):
                 part = part.strip()
                 if part:  # a summary's lines already carry their roles
-                    sentences.append((len(sentences), part if page.role == "summary" else f"{page.role}: {part}"))
+                    sentences.append((len(sentences), part if page.role == SUMMARY_ROLE else f"{page.role}: {part}"))
         weights = Counter(word for _, text in sentences for word in set(content_words(text)))
         ranked = sorted(
             sentences,

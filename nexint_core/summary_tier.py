@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nexint_core.events import Action
-from nexint_core.pages import Page, Tier
+from nexint_core.pages import SUMMARY_ROLE, Page, Tier
 from nexint_core.splitting import MIN_PAGE_SIZE, split_text
 from nexint_core.summarizer import Summarizer
 
@@ -26,7 +26,7 @@ class SummaryTier:
 
     def evicted(self, pages: Sequence[Page], now: float) -> None:
         """Take note of evicted pages; a full span is summarized."""
-        self._span.extend(page for page in pages if page.role != "summary")
+        self._span.extend(page for page in pages if page.role != SUMMARY_ROLE)
         if len(self._span) >= self._kernel.settings.summary_span:
             self.summarize_span(now)
 
@@ -46,7 +46,7 @@ class SummaryTier:
             self._kernel.ids.next("SUM"),
             content,
             tokens,
-            role="summary",
+            role=SUMMARY_ROLE,
             importance=max(page.importance for page in sources),
             namespace=self._kernel.namespace,
             frame_id=None,

@@ -62,6 +62,7 @@ def prompt_view(
         archive=[page for _, unit in archive for page in unit],
         recent=recent,
         matched={page_id: rank for page_id, rank in planner.matched.items() if page_id in table},
+        recalled_now={page_id: rank for page_id, (number, rank) in recalled.items() if number == planner.recalls},
         gaps=recent_gaps(table, recent),
         context_of=planner.shown_as_context([unit for _, unit in archive]),
         system=system,

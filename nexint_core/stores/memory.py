@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, content_terms, embed_texts, make_embedder
+from nexint_core.embedders import Embedder, EmbedderSpec, content_terms, embed_texts, make_embedder
 from nexint_core.lexical import LexicalIndex
 from nexint_core.pages import Page, namespace_of
 from nexint_core.stores.base import SearchHit, StoreBase, check_filter, matches, query_terms
@@ -36,7 +36,7 @@ class InMemorySwapStore(StoreBase):
     keeps_copies = False  # holds the manager's own page objects: their content must stay in memory
     persistent = False  # gone with the process: it holds only what managers here wrote
 
-    def __init__(self, embedder: Embedder | None = None) -> None:
+    def __init__(self, embedder: EmbedderSpec | None = None) -> None:
         self.embedder: Embedder = make_embedder(embedder)
         self._pages: dict[str, Page] = {}
         self._seqs: dict[str, int] = {}  # page id -> its write number (the lexical index's key)

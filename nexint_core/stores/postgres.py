@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, content_terms, embed_texts, make_embedder, recorded_embedder
+from nexint_core.embedders import (
+    Embedder,
+    EmbedderSpec,
+    content_terms,
+    embed_texts,
+    make_embedder,
+    recorded_embedder,
+)
 from nexint_core.errors import (
     EmbedderMismatch,
     InvalidArgument,
@@ -203,7 +210,7 @@ class PostgresSwapStore(SqlStore):
         self,
         dsn: str,
         *,
-        embedder: Embedder | None = None,
+        embedder: EmbedderSpec | None = None,
         pool_size: int = 4,
         retry_for: float = 30.0,
         create: bool = True,
@@ -217,7 +224,7 @@ class PostgresSwapStore(SqlStore):
             raise InvalidArgument(f"pool_size must be at least 1, got {pool_size}")
         super().__init__()
         self.dsn = dsn
-        self.embedder: Embedder = embedder if embedder is not None else make_embedder(None)
+        self.embedder: Embedder = make_embedder(embedder)
         self._given_embedder = embedder is not None
         self.retry_for = retry_for
         self._closed = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nexint_core.embedders import Embedder
+from nexint_core.embedders import EmbedderSpec
 from nexint_core.stores.base import PersistentStore, StoreBase, SwapStore, SwapStoreAdapter
 from nexint_core.stores.memory import InMemorySwapStore
 from nexint_core.stores.sqlite import SqliteSwapStore
@@ -19,7 +19,11 @@ def is_postgres_uri(spec: object) -> bool:
 
 
 def open_store(
-    spec: str | os.PathLike[str], *, embedder: Embedder | None = None, create: bool = True, read_only: bool = False
+    spec: str | os.PathLike[str],
+    *,
+    embedder: EmbedderSpec | None = None,
+    create: bool = True,
+    read_only: bool = False,
 ) -> StoreBase:
     """The store a spec names: a ``postgresql://`` URI, or else a store directory.
 
@@ -35,7 +39,10 @@ def open_store(
 
 
 def resolve_store(
-    store: SwapStore | str | os.PathLike[str] | None, *, embedder: Embedder | None = None, read_only: bool = False
+    store: SwapStore | str | os.PathLike[str] | None,
+    *,
+    embedder: EmbedderSpec | None = None,
+    read_only: bool = False,
 ) -> PersistentStore:
     """The store a manager works on: a new in-memory one for None, the one a path or URI names (opened
     read-only if asked), the given store if it offers every capability, or else the given store behind

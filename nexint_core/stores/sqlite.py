@@ -19,7 +19,14 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from nexint_core.embedders import Embedder, content_terms, embed_texts, make_embedder, recorded_embedder
+from nexint_core.embedders import (
+    Embedder,
+    EmbedderSpec,
+    content_terms,
+    embed_texts,
+    make_embedder,
+    recorded_embedder,
+)
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError, StoreReadOnly
 from nexint_core.events import EventSink, PagingEvent
 from nexint_core.pages import Page
@@ -128,7 +135,7 @@ class SqliteSwapStore(SqlStore):
         self,
         path: str | Path,
         *,
-        embedder: Embedder | None = None,
+        embedder: EmbedderSpec | None = None,
         create: bool = True,
         durability: str = "process",
         index_kind: str = "auto",
@@ -211,10 +218,10 @@ class SqliteSwapStore(SqlStore):
 
     # -- schema --------------------------------------------------------------------------------
 
-    def _embedder_for(self, given: Embedder | None) -> Embedder:
+    def _embedder_for(self, given: EmbedderSpec | None) -> Embedder:
         """The embedder given, else the one the store recorded, else (a new store) the default."""
         if given is not None:
-            return given
+            return make_embedder(given)
         has_meta = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall()) if has_meta else {}
         if "embedder" not in meta:
@@ -278,7 +285,8 @@ class SqliteSwapStore(SqlStore):
         if meta.get("embedder") != self.embedder.name or int(meta.get("dim", "0")) != self.embedder.dim:
             raise EmbedderMismatch(
                 f"store {self.path} was built with embedder {meta.get('embedder')} (dim {meta.get('dim')}), "
-                f"but {self.embedder.name} (dim {self.embedder.dim}) was given; open it with the same embedder"
+                f"but {self.embedder.name} (dim {self.embedder.dim}) was given; open it with the same embedder, or "
+                f"re-embed it first: memos reindex --store {self.path} --embedder NAME"
             )
 
     # -- writes --------------------------------------------------------------------------------
@@ -512,6 +520,15 @@ class SqliteSwapStore(SqlStore):
         hits = self._indexes.search_vector(vector, namespaces, k, extra, args)
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]
+
+    def build_indexes(self) -> None:
+        """Load (or rebuild from SQLite) every namespace's FAISS and BM25 indexes now, and save them."""
+        self._refuse_write("save its indexes")
+        with self._lock:
+            namespaces = [str(row[0]) for row in self._conn.execute("SELECT DISTINCT namespace FROM pages")]
+            for namespace in namespaces:
+                self._indexes.index_for(namespace)
+            self._indexes.save()
 
     def preload(self, namespaces: Sequence[str]) -> None:
         """Start loading these namespaces' FAISS indexes in a background thread.

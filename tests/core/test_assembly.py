@@ -23,7 +23,14 @@ from nexint_core import (
     StepClock,
     Tier,
 )
-from nexint_core.assembly import SECTION_NAMES, AssembledPrompt, PromptView, assemble_prompt, check_sections
+from nexint_core.assembly import (
+    DEFAULT_SECTIONS,
+    SECTION_NAMES,
+    AssembledPrompt,
+    PromptView,
+    assemble_prompt,
+    check_sections,
+)
 from nexint_core.clock import format_time
 from nexint_core.tokens import get_tokenizer
 from tests.conftest import CountingTokenizer
@@ -39,7 +46,8 @@ HEADERS = {
 FACT = "My locker combination is 3141."
 QUESTION = "What is my locker combination?"
 ARCHIVE_LABEL = re.compile(r"^\[(?P<id>[A-Z]+-\d{6})\] ")
-DAY_LINE = re.compile(r"^### (?P<date>\d{4}-\d{2}-\d{2})$")
+DAY_LINE = re.compile(r"^(?P<date>\d{1,2} [A-Z][a-z]{2} \d{4})$")
+ROLE_LINE = re.compile(r"^(user|assistant|system|tool): ")
 
 
 def make(limit: int = 160, **kwargs: Any) -> MemoryManager:
@@ -105,7 +113,7 @@ def test_assemble_keeps_absent_sections_out_of_the_text_but_in_sections() -> Non
 
 
 def test_assemble_labels_archive_pages_with_id_under_their_day_in_write_order() -> None:
-    mmu = make(120, core_budget=0, page_in_budget=80, clock=StepClock("2026-03-04T23:59:59Z", step=1.0))
+    mmu = make(120, core_budget=0, page_in_budget=80, clock=StepClock("2026-03-04T23:59:59Z", step=1.0), cite_ids=True)
     first = mmu.write("user", "The garage door code is 4417 and the locker combination is 3141.")
     mmu.write("user", "Nothing to see.")
     last = mmu.write("user", "My locker combination is 3141, I repeat, the locker combination.")
@@ -130,10 +138,30 @@ def test_assemble_labels_archive_pages_with_id_under_their_day_in_write_order() 
             day = match["date"]
         else:
             page_id = ARCHIVE_LABEL.match(line)["id"]  # type: ignore[index]
-            assert day == format_time(mmu.get(page_id).created or 0.0)[:10]
-    assert [line for line in block if DAY_LINE.match(line)] == ["### 2026-03-04", "### 2026-03-05"]  # crossed midnight
+            assert day == day_line(mmu.get(page_id))
+    assert [line for line in block if DAY_LINE.match(line)] == ["4 Mar 2026", "5 Mar 2026"]  # crossed midnight
     assert [line for line in block if not DAY_LINE.match(line)] == lines
     assert archive.tokens == mmu.tokenizer.count("\n".join([HEADERS["archive"], *block]) + "\n")  # exact, day lines too
+
+
+def day_line(page: Page) -> str:
+    year, month, day = format_time(page.created or 0.0)[:10].split("-")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{int(day)} {months[int(month) - 1]} {year}"
+
+
+def test_assemble_shows_archive_lines_by_role_without_ids_unless_asked_to_cite() -> None:
+    for cite in (False, True):
+        mmu = make(120, core_budget=0, page_in_budget=80, cite_ids=cite)
+        fact = mmu.write("user", FACT)
+        chatter(mmu)
+        prompt = mmu.assemble(QUESTION, 400, sections={"archive": 1.0})
+        archive = prompt.section("archive")
+        assert fact[0] in archive.page_ids
+        for item in archive.items:
+            assert ROLE_LINE.match(item.text) if not cite else ARCHIVE_LABEL.match(item.text), item.text
+        assert (f"[{fact[0]}]" in prompt.text) is cite
+        assert ("user: " + FACT) in prompt.text
 
 
 def test_assemble_renders_recent_turns_as_role_lines_and_role_messages() -> None:
@@ -165,8 +193,10 @@ def test_assemble_first_message_holds_anchor_core_summaries_and_archive() -> Non
     blocks = first["content"].split("\n\n")
     assert blocks[0] == "You are terse."
     assert [block.split("\n")[0] for block in blocks[1:]] == [HEADERS["core"], HEADERS["summaries"], HEADERS["archive"]]
-    for page_id in prompt.section("core").page_ids + prompt.section("archive").page_ids:
+    for page_id in prompt.section("core").page_ids:
         assert f"[{page_id}" in first["content"]
+    for item in prompt.section("archive").items:
+        assert item.text in first["content"]
     assert last == {"role": "user", "content": QUESTION}
     assert [message["content"] for message in middle] == [
         mmu.get(page_id).content for page_id in prompt.section("recent").page_ids
@@ -288,7 +318,8 @@ def assert_prompt_invariants(
     # (b) a tool-call group is never split: all its resident pages are in the prompt, or none is (none when
     # one of them is quarantined: a call without its result breaks a provider's prompt)
     for name, ids in groups.items():
-        resident = [mmu.get(page_id) for page_id in ids if mmu.get(page_id).tier in (Tier.ACTIVE, Tier.CORE)]
+        members = [mmu.get(page_id) for page_id in ids]  # a result archived whole left its excerpt in the group
+        resident = [page for page in members if page.group_id == name and page.tier in (Tier.ACTIVE, Tier.CORE)]
         present = [page.id in in_prompt for page in resident]
         assert all(present) or not any(present), f"group {name} split: {present}"
         if any(page.quarantined for page in resident):
@@ -308,7 +339,9 @@ def assert_prompt_invariants(
     assert sum(section.tokens for section in memory) == prompt.memory_tokens <= prompt.tokens
     names = [section.name for section in prompt.sections]
     assert names == [name for name in SECTION_NAMES if name in names]
-    assert prompt.messages[-1] == {"role": "user", "content": prompt.query}
+    # the query closes the prompt: whole, or an excerpt when it alone would crowd the budget
+    assert prompt.messages[-1] == {"role": "user", "content": prompt.query_text}
+    assert prompt.query_text == prompt.query or "left out; the whole message is kept" in prompt.query_text
 
 
 @given(operations=OPERATIONS, summaries=st.booleans(), final=st.tuples(PHRASE, st.integers(1, 300), SECTION_BUDGETS))
@@ -341,9 +374,10 @@ def test_assemble_unused_budget_of_an_earlier_section_flows_to_the_next() -> Non
     core, summaries, archive, recent = (prompt.section(name) for name in MEMORY_SECTIONS)
     assert core.tokens == summaries.tokens == 0
     assert archive.items, "the fact should have been paged in"
-    assert archive.budget == int(0.25 * free) + int(0.15 * free) + int(0.3 * free)
-    assert archive.budget > int(0.3 * free)  # more than its own share: core's and summaries' shares flowed in
-    assert recent.budget > int(0.3 * free)  # what archive left flowed on
+    share = DEFAULT_SECTIONS
+    assert archive.budget == sum(int(share[name] * free) for name in ("core", "summaries", "archive"))
+    assert archive.budget > int(share["archive"] * free)  # more than its own share: core's and summaries' flowed in
+    assert recent.budget > int(share["recent"] * free)  # what archive left flowed on
     assert recent.tokens > int(0.3 * free)  # recent turns fill more than their own share
     assert sum(section.tokens for section in prompt.sections) <= prompt.budget
 
@@ -486,8 +520,8 @@ def assemble_cost(history: int) -> tuple[int, int]:
 
 
 def test_assemble_tokenizer_work_does_not_grow_with_history() -> None:
-    short_calls, short_chars = assemble_cost(100)
-    long_calls, long_chars = assemble_cost(2000)
+    short_calls, short_chars = assemble_cost(600)  # each topic matched by more turns than a prompt holds
+    long_calls, long_chars = assemble_cost(3000)
     assert long_calls <= short_calls + 10
     assert long_chars <= 2 * short_chars + 1000
     assert long_chars < 300 * 10 * 2  # bounded by the prompt (300 tokens), never by the 2000-page history
@@ -561,8 +595,11 @@ def test_assemble_archive_keeps_the_page_that_matched_before_its_neighbours() ->
     fact = mmu.write("user", "My locker combination is 3141.")[0]
     for i in range(20):
         mmu.write("assistant", f"Chatter {i} about the weather today.")
-    prompt = mmu.assemble("What is my locker combination?", sections={"core": 0, "summaries": 0, "archive": 40})
-    assert prompt.section("archive").page_ids == [fact]
+    prompt = mmu.assemble("What is my locker combination?", sections={"core": 0, "summaries": 0, "archive": 30})
+    assert prompt.section("archive").page_ids == [fact]  # room for one line: the match, not the turn after it
+    left_out = {out.page_id: out.reason for out in prompt.left_out if out.section == "archive"}
+    assert left_out
+    assert all(reason.startswith("archive section full") for reason in left_out.values())
 
 
 def test_assemble_leaves_out_a_whole_group_with_a_quarantined_member() -> None:
@@ -628,10 +665,12 @@ def test_assemble_gives_unused_room_back_without_passing_the_budget(budget: int,
     shown = set(prompt.lines)
     for page in pages[::2]:  # given back first: the room left cannot hold any archive page left out
         if page.id in {out.page_id for out in prompt.left_out}:
-            day = f"### {format_time(page.created or 0.0)[:10]}"
-            need = tokenizer.count(f"[{page.id}] {page.content}\n") + (
+            day = day_line(page)
+            need = tokenizer.count(f"{page.role}: {page.content}\n") + (
                 0 if day in shown else tokenizer.count(day + "\n")
             )
+            if not prompt.section("archive").items:  # the first archive line brings the section's header
+                need += tokenizer.count(HEADERS["archive"] + "\n")
             assert need > free, (page.id, need, free)
     assert sum(section.tokens for section in prompt.sections) == prompt.tokens
 

@@ -90,7 +90,9 @@ def test_policy_config_defaults_every_other_field(tmp_path: Path) -> None:
     assert config.sections == dict(DEFAULT_SECTIONS)
     assert config.scoring == ScoringConfig()
     assert (config.scoring.relevance, config.scoring.importance, config.scoring.recency) == (0.85, 0.05, 0.05)
-    assert (config.scoring.frequency, config.scoring.candidates, config.scoring.vector) == (0.05, 40, 0.3)
+    assert config.scoring.frequency == 0.05
+    # left to the room and the embedder's calibrated profile
+    assert (config.scoring.candidates, config.scoring.vector, config.scoring.min_similarity) == (None, None, None)
     assert config.summary == SummaryConfig()
     assert config.summary.enabled is False
     assert PolicyConfig() == parse_policy({"policy": {}})

@@ -10,8 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nexint_core import HashingEmbedder, InvalidArgument, SentenceTransformerEmbedder, SqliteSwapStore
-from nexint_core.embedders import content_terms, content_words, stem
+from nexint_core import HashingEmbedder, InvalidArgument, MemoryManager, SentenceTransformerEmbedder, SqliteSwapStore
+from nexint_core.config import PolicyConfig, parse_policy
+from nexint_core.embedders import (
+    content_terms,
+    content_words,
+    embedder_name,
+    make_embedder,
+    recorded_embedder,
+    stem,
+)
 
 # Shape, dtype, unit rows, determinism: tests/contracts/test_embedder_contract.py, for every embedder.
 
@@ -101,3 +109,73 @@ def test_embedders_hashing_vectors_are_those_of_hashing_v1() -> None:
     for _ in range(2):  # the second pass reads the feature cache
         assert np.array_equal(embedder.embed(texts), _hashing_v1(texts))
     assert np.array_equal(embedder.embed_terms([content_terms(text) for text in texts]), _hashing_v1(texts))
+
+
+# -- WordLlama, the default ---------------------------------------------------------------------------
+
+_OFFLINE = """
+import socket, sys
+
+def refuse(*args, **kwargs):
+    raise OSError("network access attempted")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from nexint_core.embedders import make_embedder
+
+vectors = make_embedder("wordllama").embed(["I adopted a puppy last week.", "My new dog chews shoes."])
+sys.stdout.buffer.write(vectors.tobytes())
+"""
+
+
+def test_embedders_wordllama_loads_from_its_wheel_with_the_network_blocked(tmp_path: Path) -> None:
+    """The default embedder needs no download: with sockets refused and an empty home (no cache to find),
+    it loads from the weights inside the wordllama package and writes nothing to the home directory."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", _OFFLINE], capture_output=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"network access attempted" not in result.stderr
+    vectors = np.frombuffer(result.stdout, dtype=np.float32).reshape(2, 256)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (
+        vectors.tobytes()
+        == make_embedder("wordllama")
+        .embed(  # the same bytes in another process
+            ["I adopted a puppy last week.", "My new dog chews shoes."]
+        )
+        .tobytes()
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_embedders_wordllama_bridges_words_the_hashed_vectors_cannot() -> None:
+    texts = ["Which pet did I adopt?", "We brought a little puppy home from the shelter.", "The bus was late."]
+    query, related, unrelated = make_embedder("wordllama").embed(texts)
+    assert float(query @ related) > float(query @ unrelated) + 0.1
+    hashed = HashingEmbedder().embed(texts)
+    assert float(hashed[0] @ hashed[1]) == pytest.approx(0.0, abs=0.05)  # no word in common
+
+
+def test_embedders_by_name_everywhere(tmp_path: Path) -> None:
+    assert make_embedder(None).name == make_embedder("wordllama").name == "wordllama-l2_supercat-256"
+    assert make_embedder(" Hashing ").name == "hashing-v1-256"
+    given = HashingEmbedder(64)
+    assert make_embedder(given) is given
+    with pytest.raises(InvalidArgument, match="unknown embedder 'glove'; use one of wordllama, hashing, minilm"):
+        make_embedder("glove")
+    assert [embedder_name(make_embedder(name)) for name in ("wordllama", "hashing")] == ["wordllama", "hashing"]
+    assert embedder_name(given) is None  # another dimension: no name makes it
+    assert recorded_embedder("hashing-v1-64", 64) is not None
+    assert recorded_embedder("mine-v1", 64) is None
+    mmu = MemoryManager(300, embedder="hashing", store=tmp_path / "store")
+    assert mmu.store.embedder.name == "hashing-v1-256"
+    assert mmu.policy_config().embedder == "hashing"  # what a session records, so a replay embeds alike
+    mmu.close()
+    config = parse_policy({"policy": {"embedder": "hashing"}})
+    assert config.manager_options()["embedder"] == "hashing"
+    with MemoryManager.from_policy(config) as mmu:
+        assert mmu.store.embedder.name == "hashing-v1-256"
+    with pytest.raises(InvalidArgument, match="unknown embedder 'glove'"):
+        parse_policy({"policy": {"embedder": "glove"}})
+    assert "embedder" not in PolicyConfig().manager_options()  # None: the store's own, or the default

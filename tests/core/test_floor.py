@@ -40,9 +40,7 @@ def test_floor_keeps_the_last_six_messages_while_page_in_recalls_old_turns(polic
             assert len(shown) >= 6
             assert prompt.tokens <= 1500
     floor_evictions = [
-        event
-        for event in manager.events
-        if event.action is Action.EVICT and event.memory_id in set(written[-6:])
+        event for event in manager.events if event.action is Action.EVICT and event.memory_id in set(written[-6:])
     ]
     assert not floor_evictions  # neither page-in nor the policy ever pushed the newest six out
 
@@ -155,7 +153,7 @@ def test_write_many_is_atomic_when_a_frame_is_rejected() -> None:
     manager.write("user", "before")
     snapshot, seq = manager.page_table.snapshot(), manager.events.last_seq
     frames = [Frame("assistant", "call f()", "g1"), Frame("tool", "result", "g1"), Frame("usr", "typo role")]
-    with pytest.raises(InvalidArgument, match="item 2.*nothing was written"):
+    with pytest.raises(InvalidArgument, match=r"item 2.*nothing was written"):
         manager.write_many(frames)
     assert manager.page_table.snapshot() == snapshot
     assert manager.events.last_seq == seq

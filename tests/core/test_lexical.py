@@ -7,6 +7,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -138,36 +139,44 @@ def test_sqlite_store_finds_a_page_another_connection_wrote(tmp_path: Path) -> N
         assert reader.search_text("unheard melody", namespaces=[late.namespace or ""], k=5) == []
 
 
-def test_sqlite_store_upgrades_a_schema_1_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("old_version", [1, 2])
+def test_sqlite_store_upgrades_an_older_schema(tmp_path: Path, old_version: int) -> None:
     with SqliteSwapStore(tmp_path / "store") as store:
         for page in corpus()[:30]:
             store.put([page])
-    db = sqlite3.connect(tmp_path / "store" / DB_NAME)  # what nexint 0.1 made: an FTS5 table, version 1
+        centroid = store.vector_centroid(["alice", "bob"])
+    assert centroid is not None
+    db = sqlite3.connect(tmp_path / "store" / DB_NAME)  # what an older nexint made
     with db:
-        db.execute("CREATE VIRTUAL TABLE pages_fts USING fts5(terms, content='')")
-        db.execute("DROP TABLE deletions")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        if old_version == 1:  # nexint 0.1: an FTS5 table, no deletions log
+            db.execute("CREATE VIRTUAL TABLE pages_fts USING fts5(terms, content='')")
+            db.execute("DROP TABLE deletions")
+        db.execute("DROP TABLE centroids")  # schema 2 kept no per-namespace vector sums
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(old_version),))
     db.close()
     with SqliteSwapStore(tmp_path / "store") as store:
         assert ids(store.search_text("code7", namespaces=["bob"], k=3)) == ["MSG-000007"]
+        rebuilt = store.vector_centroid(["alice", "bob"])
+    assert rebuilt is not None
+    assert np.allclose(rebuilt, centroid, atol=1e-6)
     db = sqlite3.connect(tmp_path / "store" / DB_NAME)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     db.close()
     assert "pages_fts" not in tables
-    assert "deletions" in tables
-    assert int(version) == SCHEMA_VERSION == 2
+    assert {"deletions", "centroids"} <= tables
+    assert int(version) == SCHEMA_VERSION == 3
 
 
 def test_sqlite_store_refuses_a_newer_schema(tmp_path: Path) -> None:
     SqliteSwapStore(tmp_path / "store").close()
     db = sqlite3.connect(tmp_path / "store" / DB_NAME)
     with db:
-        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     db.close()
     from nexint_core import StoreError
 
-    with pytest.raises(StoreError, match="schema version 3"):
+    with pytest.raises(StoreError, match="schema version 4"):
         SqliteSwapStore(tmp_path / "store")
 
 

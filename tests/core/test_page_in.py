@@ -20,7 +20,8 @@ from nexint_core import (
     Tier,
     rebuild_from_events,
 )
-from nexint_core.retrieval import ScoringWeights
+from nexint_core.planner import CONTEXT_SHARES
+from nexint_core.retrieval import ScoringWeights, fuse
 from nexint_core.stores import SqliteSwapStore
 from tests.conftest import CountingTokenizer
 
@@ -30,6 +31,17 @@ SCORE = re.compile(
     r"query match: relevance (?P<relevance>\d\.\d\d) \((?P<ranks>[^)]*)\), importance (?P<importance>\d\.\d\d), "
     r"recency (?P<recency>\d\.\d\d), frequency (?P<frequency>\d\.\d\d) -> score (?P<score>\d+\.\d{3})"
 )
+
+
+CONTEXT = re.compile(r"context of (?P<match>[A-Z]{3}-\d{6}) \((?P<relation>[a-z ]+)\), score (?P<score>\d\.\d{3})")
+
+
+def context_of(reason: str) -> str:
+    """``context of <match> (<relation>)`` from a context page-in's reason, without its score."""
+    found = CONTEXT.fullmatch(reason)
+    assert found is not None, reason
+    assert 0.0 < float(found["score"]) <= 1.0
+    return f"context of {found['match']} ({found['relation']})"
 
 
 def make(limit: int = 60, **kwargs: Any) -> MemoryManager:
@@ -78,10 +90,12 @@ def test_page_in_brings_back_an_evicted_fact() -> None:
     assert match is not None, event.reason
     assert match["ranks"] == "bm25 #1, vector #1"
     assert (match["importance"], match["recency"], match["frequency"]) == ("0.50", "1.00", "0.00")
-    cosine = mmu.store.search_vector(mmu.store.embedder.embed([QUESTION])[0], namespaces=["default"], k=1)[0].score
-    relevance = (1.0 + 0.3 * cosine) / 1.3  # the best BM25 hit, plus 0.3 of its cosine, over 1.3
+    fused = {candidate.page_id: candidate for candidate in fuse(mmu.store, QUESTION, ["default"], k=10)}
+    relevance = fused[fact].relevance  # the fused relevance of the best match of both searches
+    assert 0.5 < relevance <= 1.0
     assert match["relevance"] == f"{relevance:.2f}"
-    assert float(match["score"]) == pytest.approx(0.85 * relevance + 0.05 * 0.5 + 0.05 * 1.0, abs=1e-3)
+    # the relevance times the tie-breakers: importance 0.5, just used, never used before
+    assert float(match["score"]) == pytest.approx(relevance * (0.85 + 0.05 * 0.5 + 0.05 * 1.0), abs=1e-3)
     assert_within_limit(mmu)
 
 
@@ -298,10 +312,10 @@ def test_page_in_brings_the_turns_before_and_after_when_room_allows() -> None:
     ids = mmu.page_in(QUESTION)
     assert ids[:3] == [fact, before, after]  # the match, then the turns around it, nearest first
     reasons = {event.memory_id: event.reason for event in mmu.events.filter(action="page_in")}
-    assert reasons[before] == f"context of {fact} (turn before)"
-    assert reasons[after] == f"context of {fact} (turn after)"
+    assert context_of(reasons[before]) == f"context of {fact} (turn before)"
+    assert context_of(reasons[after]) == f"context of {fact} (turn after)"
     assert ids[3:] == ["MSG-000004"]  # two turns after; there is nothing two turns before
-    assert reasons["MSG-000004"] == f"context of {fact} (turn after)"
+    assert context_of(reasons["MSG-000004"]) == f"context of {fact} (turn after)"
     assert {before, fact, after} <= {page.id for page in mmu.active_pages()}
     assert_within_limit(mmu)
 
@@ -326,9 +340,9 @@ def test_page_in_brings_the_other_pages_of_a_multi_page_frame() -> None:
     assert ids[0] == recipe[1]
     assert set(recipe) <= set(ids)
     reasons = {event.memory_id: event.reason for event in mmu.events.filter(action="page_in")}
-    assert reasons[recipe[0]] == reasons[recipe[2]] == f"context of {recipe[1]} (same turn)"
+    assert context_of(reasons[recipe[0]]) == context_of(reasons[recipe[2]]) == f"context of {recipe[1]} (same turn)"
     assert "MSG-000004" in ids
-    assert reasons["MSG-000004"] == f"context of {recipe[1]} (turn after)"
+    assert context_of(reasons["MSG-000004"]) == f"context of {recipe[1]} (turn after)"
 
 
 def test_page_in_skips_a_quarantined_neighbour() -> None:
@@ -562,9 +576,9 @@ def test_page_in_does_not_call_the_tokenizer(counting_tokenizer: CountingTokeniz
     assert (counting_tokenizer.calls, counting_tokenizer.chars) == (calls, chars)
 
 
-def test_page_in_brings_no_context_for_a_match_on_common_words_only() -> None:
-    """A turn that matched only on a word most pages share is paged in alone: its neighbour (here, the
-    fact) is not its context, and would only crowd the prompt. A distinct match brings it."""
+def test_page_in_ranks_the_context_of_a_match_on_common_words_after_every_match() -> None:
+    """A turn that matched only on a word most pages share brings its neighbour (here, the fact) only at a
+    share of its score: after every other match. A distinct match brings its context first."""
     mmu = make(limit=80, page_in_budget=60)
     weather = mmu.write("user", "The weather today.", importance=1.0)[0]
     fact = mmu.write("user", FACT)[0]
@@ -572,13 +586,33 @@ def test_page_in_brings_no_context_for_a_match_on_common_words_only() -> None:
         mmu.write("assistant", f"Filler {i}: more rain, the weather again, and buses.")
     assert (mmu.get(weather).tier, mmu.get(fact).tier) == (Tier.SWAP, Tier.SWAP)
     ids = mmu.page_in("weather")  # in every page but the fact: a match on a common word
-    assert ids[0] == weather
-    assert fact not in ids
-    assert not [event for event in mmu.events.filter(action="page_in") if event.reason.startswith("context of")]
+    assert ids == [weather, fact]  # the fact only in room no match wanted
+    reasons = [event.reason for event in mmu.events.filter(action="page_in")]
+    assert context_of(reasons[1]) == f"context of {weather} (turn after)"
+    found = CONTEXT.fullmatch(reasons[1])
+    assert found is not None
+    share = CONTEXT_SHARES["statement"][2]  # the first turn after a statement
+    assert float(found["score"]) == pytest.approx(share * score_of(mmu.events.filter(action="page_in")[0]), abs=2e-3)
     mmu.page_out(weather)
+    mmu.page_out(fact)
     ids = mmu.page_in("today")  # in one page only: a distinct match, read with its context
     assert ids[:2] == [weather, fact]
-    assert mmu.events.filter(action="page_in", memory_id=fact)[-1].reason == f"context of {weather} (turn after)"
+    reason = mmu.events.filter(action="page_in", memory_id=fact)[-1].reason
+    assert context_of(reason) == f"context of {weather} (turn after)"
+
+
+def test_page_in_a_name_in_every_turn_does_not_crowd_out_the_real_match() -> None:
+    mmu = make(limit=120, page_in_budget=40)
+    before = mmu.write("user", "Ann: let me tell you about my gym.")[0]
+    fact = mmu.write("user", "Ann: my locker combination is 3141.")[0]
+    after = mmu.write("assistant", "Bob: noted, Ann, I will keep it safe.")[0]
+    for i in range(30):
+        speaker, other = ("Ann", "Bob") if i % 2 else ("Bob", "Ann")
+        mmu.write("user", f"{speaker}: chatter {i} with {other} about trains, rain and buses.")
+    assert mmu.get(fact).tier is Tier.SWAP
+    ids = mmu.page_in("What did Ann say her locker combination was?")
+    assert ids[0] == fact
+    assert set(ids) <= {before, fact, after}  # room for three turns: the match and its context, no name match
 
 
 def test_page_in_reads_spilled_pages_back_in_one_store_query(tmp_path: Path) -> None:

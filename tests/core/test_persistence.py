@@ -255,7 +255,8 @@ def test_sqlite_store_rebuilds_damaged_vector_file_with_warning(tmp_path: Path, 
 
 def test_sqlite_store_vector_search_finds_exact_text_of_templated_pages(tmp_path: Path) -> None:
     texts = {PageId.make("MSG", n): f"fact number {n} about zebra{n}" for n in range(1, 501)}
-    with SqliteSwapStore(tmp_path / "store") as store:
+    # hashed vectors: every text its own vector (a subword embedder may give "zebra123" and "zebra321" one)
+    with SqliteSwapStore(tmp_path / "store", embedder=HashingEmbedder(256)) as store:
         for page_id, text in texts.items():
             store.put([Page(page_id, text, 8)])
         vectors = store.embedder.embed(list(texts.values()))
@@ -367,7 +368,11 @@ def test_sqlite_store_rejects_other_embedding_dimension(tmp_path: Path) -> None:
     with pytest.raises(EmbedderMismatch):
         MemoryManager(512, store=directory, embedder=HashingEmbedder(128))
     assert digest(directory) == before
-    with SqliteSwapStore(directory, embedder=HashingEmbedder(256)) as store:
+    other = open_error(directory, embedder=HashingEmbedder(256))  # the same dimension, another embedder
+    assert isinstance(other, EmbedderMismatch), other
+    assert "was built with embedder wordllama" in str(other)
+    assert digest(directory) == before
+    with SqliteSwapStore(directory) as store:
         assert missed(store, pages) == []
 
 

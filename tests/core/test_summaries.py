@@ -261,8 +261,10 @@ def test_summaries_with_a_budget_too_small_for_any_summary_never_crash(summary_b
 
 def test_summaries_reserve_their_budget_from_page_in_room() -> None:
     mmu = make(100, page_size=16, summary_budget=30, core_budget=10, page_in_budget=1000)
-    for i in range(40):
+    for i in range(20):
         mmu.write("user", f"Falcon report {i}: the launch crew checked system {i}.")
+    for i in range(20):  # the falcon reports are archived or summarized: the query's matches are in swap
+        mmu.write("user", f"Heron note {i}: the garden team watered bed {i}.")
     ids = mmu.page_in("falcon launch crew")
     promoted = sum(mmu.get(page_id).tokens or 0 for page_id in ids)
     assert 0 < promoted <= 100 - 30 - mmu.usage()["core"]
@@ -285,11 +287,23 @@ def zeppelin_session(turns: int, **kwargs: Any) -> MemoryManager:
     return mmu
 
 
-def test_summaries_retired_summary_can_be_paged_back_in() -> None:
+def test_summaries_a_retired_summary_gives_way_to_its_turns_while_they_are_archived() -> None:
+    mmu = zeppelin_session(40, page_in_budget=60)
+    first = mmu.get("SUM-000001")
+    assert first.tier is Tier.SWAP
+    ids = mmu.page_in("zeppelin tour")
+    assert set(first.metadata["sources"]) <= set(ids)  # the turns say more than their summary
+    assert first.id not in ids
+    assert not [event for event in mmu.events.filter(memory_id=first.id) if event.action is Action.SKIP]
+
+
+def test_summaries_retired_summary_can_be_paged_back_in_when_its_turns_are_gone() -> None:
     mmu = zeppelin_session(40, page_in_budget=60)
     first = mmu.get("SUM-000001")
     assert "zeppelin" in first.content
     assert first.tier is Tier.SWAP
+    for source in first.metadata["sources"]:
+        mmu.forget(source)
     ids = mmu.page_in("zeppelin tour")
     assert first.id in ids
     assert mmu.get(first.id).tier is Tier.ACTIVE

@@ -52,8 +52,10 @@ def last_k_present(received: list[BaseMessage], conversation: list[BaseMessage],
     wanted = conversation[-k - 2 : -1]
     texts = [message.text for message in received]
     return all(
-        any(text == message.text or (text.split("\n[... ")[0] and message.text.startswith(text.split("\n[... ")[0]))
-            for text in texts)
+        any(
+            text == message.text or (text.split("\n[... ")[0] and message.text.startswith(text.split("\n[... ")[0]))
+            for text in texts
+        )
         for message in wanted
     )
 
@@ -173,7 +175,7 @@ def test_tool_schemas_count_against_the_budget() -> None:
 
 
 def test_a_misspelt_keyword_names_the_adapter() -> None:
-    with pytest.raises(InvalidArgument, match="NexintMiddleware got unexpected keyword argument.*tokn_limit"):
+    with pytest.raises(InvalidArgument, match=r"NexintMiddleware got unexpected keyword argument.*tokn_limit"):
         NexintMiddleware(tokn_limit=100)
     with pytest.raises(InvalidArgument, match="NexintChatMessageHistory got unexpected keyword"):
         NexintChatMessageHistory(pagesize=10)

@@ -93,5 +93,5 @@ def test_a_pasted_document_comes_back_within_the_budget() -> None:
 
 
 def test_a_misspelt_keyword_names_the_adapter() -> None:
-    with pytest.raises(InvalidArgument, match="NexintMemory got unexpected keyword argument.*tokenlimit"):
+    with pytest.raises(InvalidArgument, match=r"NexintMemory got unexpected keyword argument.*tokenlimit"):
         NexintMemory.from_defaults(tokenlimit=10)
