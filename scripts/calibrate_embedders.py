@@ -3,8 +3,9 @@
 Page-in counts a vector hit as evidence only above its embedder's floor (``nexint_core.embedders``'
 profiles). The floor is the 95th percentile of the similarity between pairs of 1,000 generated small-talk
 turns (``nexint_bench.synthetic.small_talk``, seed 123) that share no content word (two fillings of one
-template are related, not noise): ``raw_floor`` for one turn's vector against another's, ``noise_floor`` for a turn's vector less the centroid of the 1,000, normalised (the probe
-page-in searches with) against another's. No question of any set is read.
+template are related, not noise): ``raw_floor`` for one turn's vector against another's, ``noise_floor``
+for a turn's vector less the centroid of the 1,000, normalised (the probe page-in searches with), against
+another's. No question of any set is read.
 
     python scripts/calibrate_embedders.py --embedders hashing,wordllama [--json]
 """

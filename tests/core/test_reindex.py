@@ -70,7 +70,8 @@ def test_reindex_moves_a_store_to_another_embedder_as_if_built_with_it(tmp_path:
     build(tmp_path / "fresh", 300, embedder="wordllama")
     with SqliteSwapStore(tmp_path / "fresh") as fresh:
         expected = fresh.vector_centroid(list(NAMESPACES))
-    assert centroid is not None and expected is not None
+    assert centroid is not None
+    assert expected is not None
     assert np.allclose(centroid, expected, atol=1e-6)
     mmu = MemoryManager(400, store=tmp_path / "store", namespace="bob", clock=StepClock())
     assert mmu.store.embedder.name == "wordllama-l2_supercat-256"
@@ -92,7 +93,8 @@ def test_reindex_reports_its_progress_and_the_old_embedder_is_refused_after(tmp_
     build(tmp_path / "store", 1200)
     seen: list[tuple[int, int]] = []
     report = reindex(tmp_path / "store", WordLlamaEmbedder(), progress=lambda done, total: seen.append((done, total)))
-    assert report.changed and report.old_embedder == "hashing-v1-256"
+    assert report.changed
+    assert report.old_embedder == "hashing-v1-256"
     assert seen == [(512, 1200), (1024, 1200), (1200, 1200)]
     with pytest.raises(EmbedderMismatch, match="memos reindex --store"):
         SqliteSwapStore(tmp_path / "store", embedder=HashingEmbedder())
@@ -109,7 +111,8 @@ def test_reindex_bad_input_prints_one_error_line(tmp_path: Path, args: list[str]
     result = memos("reindex", "--store", tmp_path / "missing", *args, home=tmp_path)
     assert result.returncode != 0
     assert result.stdout == ""
-    assert result.stderr.startswith("[ERROR] ") and message in result.stderr, result.stderr
+    assert result.stderr.startswith("[ERROR] ")
+    assert message in result.stderr, result.stderr
     assert not (tmp_path / "missing").exists()
 
 
