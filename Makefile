@@ -38,6 +38,12 @@ bench: $(STAMP)
 	$(PY) -m nexint_bench recall --data $(LOCOMO) --json > docs/recall-benchmark.json
 	$(PY) -m nexint_bench recall --data $(LOCOMO) --protocol interleaved --json \
 		> docs/recall-interleaved-benchmark.json
+	$(PY) -m nexint_bench recall --data $(LOCOMO) --methods nexint-LRU,bm25,vector --embedder hashing --json \
+		> docs/recall-hashing-benchmark.json
+	$(PY) -m nexint_bench recall --data synthetic:facts --methods nexint-LRU,window,bm25,vector --json \
+		> docs/recall-facts-benchmark.json
+	$(PY) -m nexint_bench recall --data synthetic:reworded --methods nexint-LRU,window,bm25,vector --json \
+		> docs/recall-reworded-benchmark.json
 	$(PY) -m nexint_bench latency --json docs/latency-benchmark.json --plot docs/latency.png
 	$(PY) -m nexint_bench chat --json > docs/chat-benchmark.json
 	$(PY) scripts/benchmarks_md.py --locomo $(LOCOMO)

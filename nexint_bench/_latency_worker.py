@@ -148,12 +148,15 @@ def _encode_fn() -> Callable[[str], list[int]]:
 
 
 class NexintMemory:
-    """nexint's MemoryManager on a persistent store (SQLite + FAISS), paging in for every query."""
+    """nexint's MemoryManager on a persistent store (SQLite + FAISS), paging in for every query, with the
+    default embedder (WordLlama)."""
+
+    EMBEDDER: str | None = None
 
     def __init__(self, workdir: Path) -> None:
         from nexint_core.manager import MemoryManager
 
-        self.manager = MemoryManager(LIMIT_TOKENS, store=workdir / "nexint-store")
+        self.manager = MemoryManager(LIMIT_TOKENS, store=workdir / "nexint-store", embedder=self.EMBEDDER)
 
     def prefill(self, turns: Sequence[Turn]) -> None:
         self.manager.write_many([(role, text) for user, assistant in turns for role, text in _roles(user, assistant)])
@@ -366,8 +369,15 @@ class LlamaMemory:
         self._loop.close()
 
 
+class HashedNexintMemory(NexintMemory):
+    """nexint as above with the hashed embedder (the default before WordLlama)."""
+
+    EMBEDDER = "hashing"
+
+
 IMPLS: dict[str, Callable[[Path], Memory]] = {
     "nexint": NexintMemory,
+    "nexint-hashing": HashedNexintMemory,
     "ctbm": TokenBufferMemory,
     "trim": TrimMessagesMemory,
     "chatbuffer": ChatBufferMemory,

@@ -43,11 +43,11 @@ def worker_rows() -> dict[str, dict[str, Any]]:
     return rows
 
 
-def test_impl_names_are_the_five_memories() -> None:
-    assert latency.IMPL_NAMES == ("nexint", "ctbm", "trim", "chatbuffer", "memory")
+def test_impl_names_are_nexint_with_each_embedder_and_the_four_other_memories() -> None:
+    assert latency.IMPL_NAMES == ("nexint", "nexint-hashing", "ctbm", "trim", "chatbuffer", "memory")
 
 
-@pytest.mark.parametrize("impl", ["nexint", "ctbm", "trim", "chatbuffer", "memory"])
+@pytest.mark.parametrize("impl", ["nexint", "nexint-hashing", "ctbm", "trim", "chatbuffer", "memory"])
 def test_worker_measures_a_point(worker_rows: dict[str, dict[str, Any]], impl: str) -> None:
     row = worker_rows[impl]
     assert row["impl"] == impl
