@@ -59,7 +59,8 @@ def _recall_section(report: dict[str, Any], title: str, *, by_category: bool = T
     lines = [
         f"### {title}",
         "",
-        f"{source}: {counts['conversations']} conversations, {counts['questions_overall']:,} questions in categories 1-4 "
+        f"{source}: {counts['conversations']} conversations, {counts['questions_overall']:,} questions in "
+        "categories 1-4 "
         f"(+{counts['questions']['5']:,} in category 5, reported apart), protocol `{config['protocol']}`"
         + (f" (delay {config['delay']} turns)" if config["protocol"] == "interleaved" else "")
         + f", tokenizer {config['tokenizer']}, embedder **{config.get('embedder', 'hashing-v1-256')}** (nexint's and "
