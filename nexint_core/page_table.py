@@ -32,7 +32,7 @@ class PageTableEntry:
 class PageTable:
     """Maps page ids to pages; keeps token totals per tier in O(1) and virtual addresses in write order."""
 
-    __slots__ = ("_by_tier", "_next_vaddr", "_pages", "_tokens", "_vids", "_vstarts")
+    __slots__ = ("_by_tier", "_next_vaddr", "_pages", "_tokens", "_vids", "_vstarts", "removals")
 
     def __init__(self) -> None:
         self._pages: dict[str, Page] = {}
@@ -41,6 +41,7 @@ class PageTable:
         self._vstarts: list[int] = []
         self._vids: list[str] = []
         self._next_vaddr = 0
+        self.removals = 0  # pages dropped so far: a walk's result holds until the next one
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -105,6 +106,7 @@ class PageTable:
         if page.tier is not Tier.SWAP:
             del self._by_tier[page.tier][page_id]
         self._tokens[page.tier] -= page.tokens
+        self.removals += 1
         return page
 
     def tokens(self, tier: Tier) -> int:
@@ -132,6 +134,22 @@ class PageTable:
         if page is None or page.tokens is None or vaddr >= page.vaddr + page.tokens:
             return None
         return page.id
+
+    def walk(self, page: Page, step: int) -> Iterator[Page]:
+        """The live pages written before (``step=-1``, nearest first) or after (``step=1``) ``page``: one
+        O(log n) search, then O(1) a page (pages are only ever appended to the write order)."""
+        index = bisect_right(self._vstarts, page.vaddr) - 1
+        while index >= 0 and self._vids[index] != page.id:
+            index -= 1  # zero-token pages share a start address
+        if index < 0:
+            return
+        vids, pages = self._vids, self._pages
+        index += step
+        while 0 <= index < len(vids):
+            other = pages.get(vids[index])
+            if other is not None:
+                yield other
+            index += step
 
     def neighbour(self, page: Page, step: int, *, reach: int = 64) -> Page | None:
         """The live page written just before (``step=-1``) or after (``step=1``) ``page``, O(log n)."""

@@ -28,6 +28,7 @@ CONTEXT_SHARES = {  # (same turn, turn before, first turn after, second turn aft
     "question": (0.9, 0.25, 0.8, 0.35),  # a question is answered by the turns after it
     "statement": (0.9, 0.25, 0.25, 0.15),  # a statement says what it says: its context is worth little
 }
+_RELATIONS = ("same turn", "turn before", "turn after", "turn after")
 MIN_CANDIDATES = 40
 SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
 _UNRANKED = 1 << 30  # the rank of a page brought in by something other than a page-in's plan
@@ -91,6 +92,8 @@ class PageInPlanner:
         self.recalls = 0
         self.context_of: dict[str, str] = {}  # a page shown as context of a match -> the match's id
         self.matched: dict[str, int] = {}  # resident pages the last page-in matched, by rank
+        self._around_cache: dict[str, list[tuple[Page, int]]] = {}
+        self._around_removals = table.removals
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -184,29 +187,47 @@ class PageInPlanner:
         """The turns read with a match, each with its share of the match's score (:data:`CONTEXT_SHARES`, by
         whether the match ``asks`` a question): the rest of its turn, the turn before, the two turns after."""
         shares = CONTEXT_SHARES["question" if asks else "statement"]
+        return [(neighbour, _RELATIONS[kind], shares[kind]) for neighbour, kind in self._around(page)]
+
+    def _around(self, page: Page) -> list[tuple[Page, int]]:
+        """The pages around ``page`` that :meth:`_context` reads, each with its kind (an index into a
+        :data:`CONTEXT_SHARES` row); remembered until a page is dropped from the table, unless the walk
+        reached the newest page (a turn written later may still join it)."""
+        table = self._table
+        if table.removals != self._around_removals:
+            self._around_cache.clear()
+            self._around_removals = table.removals
+        known = self._around_cache.get(page.id)
+        if known is not None:
+            return known
         own = page.frame_id or page.id
-        out: list[tuple[Page, str, float]] = []
+        out: list[tuple[Page, int]] = []
+        complete = True
         for step, turns in ((-1, 1), (1, 2)):
-            current: Page | None = page
             frames: list[str] = []
-            for _ in range(NEIGHBOUR_REACH * (turns + 1)):
-                current = self._table.neighbour(current, step) if current is not None else None
-                if current is None or current.namespace != page.namespace:
+            walked = 0
+            ended = True
+            for current in table.walk(page, step):
+                walked += 1
+                if walked > NEIGHBOUR_REACH * (turns + 1) or current.namespace != page.namespace:
+                    ended = False
                     break
                 if current.role == SUMMARY_ROLE:  # a summary written when pages were evicted: no turn
                     continue
                 frame = current.frame_id or current.id
                 if frame == own:
-                    out.append((current, "same turn", shares[0]))
+                    out.append((current, 0))
                     continue
                 if frame not in frames:
                     if len(frames) >= turns:
+                        ended = False
                         break
                     frames.append(frame)
-                if step < 0:
-                    out.append((current, "turn before", shares[1]))
-                else:
-                    out.append((current, "turn after", shares[1 + len(frames)]))
+                out.append((current, 1 if step < 0 else 1 + len(frames)))
+            if step > 0 and ended:
+                complete = False  # the walk reached the newest page
+        if complete:
+            self._around_cache[page.id] = out
         return out
 
     def _ranked(self, query: str, k: int, now: float) -> list[tuple[Candidate, Page]]:
