@@ -117,6 +117,7 @@ class PromptView:
     previous: Sequence[str] = ()
     promoted: Sequence[PageId] = ()
     floor: Collection[str] = ()  # pages of the recent-turns floor: always shown, as excerpts if they must be
+    floor_messages: int = 0  # the floor's minimum in messages; beyond it, the floor keeps to the recent share
     cite_ids: bool = False  # label archive lines with their page ids (for a model asked to cite memories)
 
 
@@ -281,12 +282,14 @@ def _items(
     return items
 
 
-def _units(pages: Sequence[Page]) -> list[list[Page]]:
+def _units(pages: Sequence[Page], *, by_page: bool = False) -> list[list[Page]]:
     """A tool-call group, or the pages of one turn, travel as one unit (placed where its first page is; its
-    pages in write order, whatever order they came in)."""
+    pages in write order, whatever order they came in). With ``by_page`` (recalled archive pages) a turn's
+    pages are units of their own, so a long document recalled for one passage shows that passage, not
+    nothing; a tool-call group still travels whole."""
     units: dict[str, list[Page]] = {}
     for page in pages:
-        units.setdefault(page.group_id or page.frame_id or page.id, []).append(page)
+        units.setdefault(page.group_id or (page.id if by_page else page.frame_id) or page.id, []).append(page)
     return [sorted(unit, key=lambda page: page.vaddr) for unit in units.values()]
 
 
@@ -343,12 +346,13 @@ def assemble_prompt(
     recent_units = _units(view.recent)
     recent_items = _items(recent_units, count, labelled=False, dated=False)
     recent_header = count.line(_HEADERS["recent"])
-    floor = _floor(recent_units, view.floor)
+    share = _allowance(shares["recent"], free) - recent_header
+    floor = _trim_floor(recent_units, recent_items, _floor(recent_units, view.floor), view.floor_messages, share)
     recent_items, floor, floor_tokens = _fit_floor(recent_units, recent_items, floor, free - recent_header, count)
     allowance = max(_allowance(shares["recent"], free), floor_tokens + recent_header)  # the recent turns' least
     moved, gaps, answers = _recalled_matches(recent_units, recent_items, view.matched, gaps, allowance)
     archive_units = _by_rank(
-        [recent_units[i] for i in moved], _units(view.archive), view.matched, answers, view.recalled_now
+        [recent_units[i] for i in moved], _units(view.archive, by_page=True), view.matched, answers, view.recalled_now
     )
     anchors = {**view.context_of, **answers}
     unit_of: dict[str, int] = {page.id: index for index, unit in enumerate(archive_units) for page in unit}
@@ -549,6 +553,24 @@ def _floor(units: list[list[Page]], floor: Collection[str]) -> set[int]:
             break
         chosen.add(index)
     return chosen
+
+
+def _trim_floor(
+    units: list[list[Page]], items: list[PromptItem], floor: set[int], minimum: int, allowance: int
+) -> set[int]:
+    """The floor as this prompt keeps it: the newest units up to ``minimum`` messages, and older ones while
+    they stay within ``allowance`` tokens (the recent section's share of this prompt, which may be smaller
+    than the share of the memory the floor was listed for); it starts at a user message where it can."""
+    kept: set[int] = set()
+    messages = tokens = 0
+    for index in sorted(floor, reverse=True):
+        opens_with_a_question = not kept or units[min(kept)][0].role == "user"
+        if messages >= minimum and tokens + items[index].tokens > allowance and opens_with_a_question:
+            break
+        kept.add(index)
+        messages += len(frames_of(units[index]))
+        tokens += items[index].tokens
+    return kept
 
 
 def _fit_floor(

@@ -143,13 +143,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str | Any, *, batch_size: int = 64, name: str | None = None) -> None:
         label = model if isinstance(model, str) else type(model).__name__
         if isinstance(model, str):
-            try:
-                from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
-            except ImportError:
-                raise InvalidArgument(
-                    "SentenceTransformerEmbedder needs sentence-transformers: pip install sentence-transformers"
-                ) from None
-            model = SentenceTransformer(model)
+            model = _load_sentence_transformer(model)
         self._model = model
         self._batch_size = batch_size
         dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -161,6 +155,24 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+_SENTENCE_TRANSFORMERS: dict[str, Any] = {}
+
+
+def _load_sentence_transformer(model: str) -> Any:
+    """A sentence-transformers model by name or folder, loaded once per process (it takes seconds)."""
+    with _WORDLLAMA_LOCK:
+        loaded = _SENTENCE_TRANSFORMERS.get(model)
+        if loaded is None:
+            try:
+                from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+            except ImportError:
+                raise InvalidArgument(
+                    "SentenceTransformerEmbedder needs sentence-transformers: pip install sentence-transformers"
+                ) from None
+            loaded = _SENTENCE_TRANSFORMERS[model] = SentenceTransformer(model)
+        return loaded
 
 
 _WORDLLAMA: dict[tuple[str, int], Any] = {}

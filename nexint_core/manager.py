@@ -564,6 +564,7 @@ class MemoryManager:
             previous=self._last_lines,
             promoted=promoted,
             floor=floor,
+            floor_messages=self.settings.recent_floor,
             cite_ids=self.settings.cite_ids,
         )
         prompt = assemble_prompt(view, tokenizer=self.tokenizer, label_cache=self._label_tokens)

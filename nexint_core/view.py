@@ -24,6 +24,7 @@ def prompt_view(
     previous: Sequence[str] = (),
     promoted: Sequence[PageId] = (),
     floor: Sequence[Page] = (),
+    floor_messages: int = 0,
     cite_ids: bool = False,
 ) -> PromptView:
     """The view of ``table`` for one query: active units a page-in recalled go to the archive section
@@ -71,6 +72,7 @@ def prompt_view(
         previous=previous,
         promoted=promoted,
         floor=frozenset(page.id for page in floor),
+        floor_messages=floor_messages,
         cite_ids=cite_ids,
     )
 

@@ -43,7 +43,7 @@ def test_cli_bench_is_registered_as_a_nexint_commands_entry_point() -> None:
 def test_cli_memos_help_lists_bench_with_its_one_line_help() -> None:
     result = run(MEMOS, "--help")
     assert result.returncode == 0, result.stderr
-    assert "{run,replay,inspect,log,import,sessions,bench}" in result.stdout
+    assert "{run,replay,inspect,log,import,reindex,sessions,bench}" in result.stdout
     assert " ".join(result.stdout.split("\n    bench", 1)[1].split()).startswith(BENCH_HELP)
     result = run(MEMOS, "bench", "--help")
     assert result.returncode == 0, result.stderr

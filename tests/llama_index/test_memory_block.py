@@ -121,7 +121,9 @@ def test_memory_block_takes_a_manager_and_answers_directly() -> None:
     assert len(group) == 1
     assert None not in group
     long_query = "x " * 1000  # over the block's budget: counted as an excerpt, half the budget at most
-    assert 0 < manager.tokenizer.count(block.recall(long_query)) <= 200
+    query_tokens = manager.assemble(long_query, 400, page_in=False).section("query").tokens
+    assert query_tokens <= 200
+    assert 0 < manager.tokenizer.count(block.recall(long_query)) <= 400 - query_tokens  # the rest is memory's
 
 
 def test_memory_block_queries_with_the_latest_message_when_no_user_spoke() -> None:
