@@ -120,7 +120,7 @@ def schema_version(uri: str) -> int:
 
 def test_a_new_store_has_the_current_schema(postgres_uri: str) -> None:
     PostgresSwapStore(postgres_uri).close()
-    assert schema_version(postgres_uri) == SCHEMA_VERSION == 3
+    assert schema_version(postgres_uri) == SCHEMA_VERSION == 4
 
 
 def test_opening_an_older_schema_upgrades_it_and_keeps_its_pages(postgres_uri: str) -> None:
@@ -150,7 +150,7 @@ def test_a_newer_schema_is_refused_and_left_alone(postgres_uri: str) -> None:
     PostgresSwapStore(postgres_uri).close()
     with psycopg.connect(postgres_uri) as conn:
         conn.execute("UPDATE nexint_meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema 99, newer than this nexint's 3") as info:
+    with pytest.raises(StoreError, match="schema 99, newer than this nexint's 4") as info:
         PostgresSwapStore(postgres_uri)
     assert info.value.code == "STORE_ERROR"
     assert schema_version(postgres_uri) == 99
@@ -165,8 +165,10 @@ def test_another_embedder_is_refused(postgres_uri: str) -> None:
         def embed(self, texts: object) -> object:
             raise AssertionError("never called")
 
-    with pytest.raises(EmbedderMismatch, match="hashing"):
+    with pytest.raises(EmbedderMismatch, match="built with embedder wordllama-l2_supercat-256"):
         PostgresSwapStore(postgres_uri, embedder=Other())  # type: ignore[arg-type]
+    with pytest.raises(EmbedderMismatch, match="not hashing-v1-256"):
+        PostgresSwapStore(postgres_uri, embedder="hashing")  # the same dimension, another embedder
 
 
 def test_opening_without_create_refuses_an_empty_database(postgres_uri: str) -> None:
