@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PACKAGES = ("nexint", "tiktoken", "faiss-cpu", "numpy", "langchain-core", "langchain-classic", "llama-index-core")
+PACKAGES = (
+    "nexint",
+    "tiktoken",
+    "wordllama",
+    "faiss-cpu",
+    "numpy",
+    "langchain-core",
+    "langchain-classic",
+    "llama-index-core",
+)
 CATEGORIES = {"1": "multi-hop", "2": "temporal", "3": "open-domain", "4": "single-hop", "5": "adversarial"}
 IMPL_NAMES = {
     "nexint": "nexint (page-in on, SQLite + FAISS store, WordLlama)",
@@ -60,8 +69,9 @@ def _recall_section(report: dict[str, Any], title: str, *, by_category: bool = T
         f"### {title}",
         "",
         f"{source}: {counts['conversations']} conversations, {counts['questions_overall']:,} questions in "
-        "categories 1-4 "
-        f"(+{counts['questions']['5']:,} in category 5, reported apart), protocol `{config['protocol']}`"
+        "categories 1-4"
+        + (f" (+{counts['questions']['5']:,} in category 5, reported apart)" if "5" in counts["questions"] else "")
+        + f", protocol `{config['protocol']}`"
         + (f" (delay {config['delay']} turns)" if config["protocol"] == "interleaved" else "")
         + f", tokenizer {config['tokenizer']}, embedder **{config.get('embedder', 'hashing-v1-256')}** (nexint's and "
         "the `vector` baseline's)" + f"; {counts['questions_excluded']} questions excluded for having no "
@@ -222,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     recall_minilm = _load("recall-minilm-benchmark.json")
     recall_facts = _load("recall-facts-benchmark.json")
     recall_reworded = _load("recall-reworded-benchmark.json")
+    minilm_facts = _load("recall-minilm-facts-benchmark.json")
+    minilm_reworded = _load("recall-minilm-reworded-benchmark.json")
     latency = _load("latency-benchmark.json")
     postgres = _load("postgres-benchmark.json")
     chat = _load("chat-benchmark.json")
@@ -248,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         f"memos bench recall --data {args.locomo} --methods nexint-LRU,bm25,vector --embedder minilm --json",
         "memos bench recall --data synthetic:facts --methods nexint-LRU,window,bm25,vector --json",
         "memos bench recall --data synthetic:reworded --methods nexint-LRU,window,bm25,vector --json",
+        "memos bench recall --data synthetic:facts --methods nexint-LRU,bm25,vector --embedder minilm --json",
+        "memos bench recall --data synthetic:reworded --methods nexint-LRU,bm25,vector --embedder minilm --json",
         "```",
         "",
     ]
@@ -275,7 +289,12 @@ def main(argv: list[str] | None = None) -> int:
             "(`tests/bench/test_recall_rules.py`).",
             "",
         ]
-        for report, title in ((recall_facts, "Planted facts"), (recall_reworded, "Reworded questions")):
+        for report, title in (
+            (recall_facts, "Planted facts"),
+            (recall_reworded, "Reworded questions"),
+            (minilm_facts, "Planted facts, all-MiniLM-L6-v2"),
+            (minilm_reworded, "Reworded questions, all-MiniLM-L6-v2"),
+        ):
             if report is not None:
                 lines += _recall_section(report, title, by_category=False)
     if chat is not None:
@@ -286,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         "One turn writes a user and an assistant message (20-120 words each, seeded) and builds the context for "
         "the next user message under a 2,000-token limit (cl100k everywhere). Each point runs in a fresh "
         "process: the history is filled (not timed), one warm-up turn runs, then up to 200 turns are timed "
-        "within a 120 s cap. p50 / p99 per turn in ms, and the process's peak RSS.",
+        "within a 120 s cap. p50 / p99 per turn in ms, and the process's peak RSS. Each row is from the last "
+        "run of its memory (`--impls` re-runs a subset: nexint with each embedder and ConversationTokenBufferMemory "
+        "were re-run for the embedder change; the other memories' code did not change).",
         "",
         "```",
         "memos bench latency --json docs/latency-benchmark.json --plot docs/latency.png",
