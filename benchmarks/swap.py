@@ -1,6 +1,6 @@
 """Swap benchmark: write throughput and page-in latency with 10^4..10^6 pages in a persistent store.
 
-One process fills a fresh store directory (tokenization, the default hashed embedder, SQLite + FTS5 +
+One process fills a fresh store directory (tokenization, the default embedder, SQLite + FTS5 +
 FAISS, all included): in batches through ``MemoryManager.write_many`` (``bulk_write_pages_per_s``),
 then the last 2,000 pages of each size one ``write`` each, each its own durable transaction
 (``write_pages_per_s``, ``write_p50_ms``, ``write_p99_ms``). Each time the archive reaches a size it
