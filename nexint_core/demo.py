@@ -53,7 +53,7 @@ def run_demo(out: TextIO, *, limit_tokens: int = 160, policy: str = "LRU") -> Me
     victims = [event for event in evictions if event.reason.startswith(mmu.policy_name)]
     print(
         f"[EVICT] {len(evictions)} pages evicted: {len(victims)} {mmu.policy_name} victims, "
-        f"{len(evictions) - len(victims)} of the last six messages (still shown, read from swap); "
+        f"{len(evictions) - len(victims)} pushed out while among the last six messages (still shown, read from swap); "
         f"first {mmu.policy_name} victim: {victims[0].reason}",
         file=out,
     )
