@@ -230,7 +230,7 @@ class Bridge:
         before = len(table)
         try:
             written = self.conversation.write(frames)
-        except NexintError:  # write_many keeps (and stores) the frames before a rejected one
+        except NexintError:  # write_many writes the whole batch or nothing: remember whatever is in the table
             for page in list(table)[before:]:
                 meta = page.metadata.get(META_KEY)
                 if isinstance(meta, dict) and isinstance(meta.get("key"), str):
