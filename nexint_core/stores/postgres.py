@@ -60,6 +60,7 @@ from nexint_core.stores.sql import (
     event_from_row,
     event_row,
     filter_sql,
+    mean_of_sums,
     page_from_row,
     page_row,
     tier_changes,
@@ -465,11 +466,7 @@ class PostgresSwapStore(SqlStore):
                 "SELECT total, count FROM nexint_centroids WHERE namespace = ANY(%s)", (list(namespaces),)
             ).fetchall()
         )
-        count = sum(int(row[1]) for row in rows)
-        if count <= 0:
-            return None
-        total = np.sum([np.asarray(row[0], dtype=np.float64) for row in rows], axis=0)
-        return np.asarray(total / count, dtype=np.float32)
+        return mean_of_sums([(np.asarray(row[0], dtype=np.float64), int(row[1])) for row in rows])
 
     def delete(self, page_ids: Sequence[str]) -> None:
         if page_ids:

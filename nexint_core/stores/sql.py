@@ -12,6 +12,9 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from nexint_core.events import EventSink, PagingEvent
 from nexint_core.ids import PageId
 from nexint_core.pages import Page, Tier, namespace_of
@@ -28,10 +31,22 @@ __all__ = [
     "event_from_row",
     "event_row",
     "filter_sql",
+    "mean_of_sums",
     "page_from_row",
     "page_row",
     "tier_changes",
 ]
+
+
+def mean_of_sums(sums: Sequence[tuple[npt.NDArray[np.float64], int]]) -> npt.NDArray[np.float32] | None:
+    """The mean vector of namespaces kept as ``(vector sum, count)`` rows (a store's centroids table); None
+    when they hold no vector."""
+    count = sum(int(number) for _, number in sums)
+    if count <= 0:
+        return None
+    total = np.sum([total for total, _ in sums], axis=0)
+    return np.asarray(total / count, dtype=np.float32)
+
 
 PAGE_FIELDS = (
     "id",

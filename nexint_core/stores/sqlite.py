@@ -40,6 +40,7 @@ from nexint_core.stores.sql import (
     event_from_row,
     event_row,
     filter_sql,
+    mean_of_sums,
     page_from_row,
     page_row,
     tier_changes,
@@ -398,11 +399,7 @@ class SqliteSwapStore(SqlStore):
                 f"SELECT total, count FROM centroids WHERE namespace IN ({', '.join('?' * len(namespaces))})",
                 list(namespaces),
             ).fetchall()
-        count = sum(int(row[1]) for row in rows)
-        if count <= 0:
-            return None
-        total = np.sum([np.frombuffer(row[0], dtype=np.float64) for row in rows], axis=0)
-        return np.asarray(total / count, dtype=np.float32)
+        return mean_of_sums([(np.frombuffer(row[0], dtype=np.float64), int(row[1])) for row in rows])
 
     def event_sink(self, namespace: str) -> EventSink | None:
         """A sink for one manager's events, written with the next transaction; none on a read-only store,
