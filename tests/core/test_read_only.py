@@ -190,26 +190,27 @@ def test_read_only_store_sees_a_live_writers_commits(tmp_path: Path) -> None:
             assert [hit.page_id for hit in hits] == [PageId.make("FACT", 51)]
 
 
-def test_read_only_copy_with_an_unfolded_log_reads_the_log(tmp_path: Path) -> None:
-    """A copy taken while a writer had the store open: its commits are in ``nexint.db-wal``, which an
-    ``immutable`` open would ignore; the read-only open reads them (SQLite creates the ``-shm`` it needs)."""
+def copy_with_an_unfolded_log(tmp_path: Path) -> Path:
+    """A copy of a 50-page store taken while its writer had it open: ``nexint.db`` and its ``-wal``."""
     live, copy = tmp_path / "live", tmp_path / "copy"
     with SqliteSwapStore(live) as writer:
         writer.put([Page(PageId.make("FACT", n), f"fact number {n} about zebra{n}", 8) for n in range(1, 51)])
         copy.mkdir()
         for name in ("nexint.db", "nexint.db-wal"):
             shutil.copy2(live / name, copy / name)
+    return copy
+
+
+def test_read_only_copy_with_an_unfolded_log_reads_the_log(tmp_path: Path) -> None:
+    """A copy taken while a writer had the store open: its commits are in ``nexint.db-wal``, which an
+    ``immutable`` open would ignore; the read-only open reads them (SQLite creates the ``-shm`` it needs)."""
+    copy = copy_with_an_unfolded_log(tmp_path)
     with SqliteSwapStore(copy, read_only=True) as reader:
         assert len(reader) == 50
 
 
 def test_read_only_copy_with_an_unfolded_log_in_a_frozen_directory_is_refused(tmp_path: Path) -> None:
-    live, copy = tmp_path / "live", tmp_path / "copy"
-    with SqliteSwapStore(live) as writer:
-        writer.put([Page(PageId.make("FACT", n), f"fact number {n} about zebra{n}", 8) for n in range(1, 51)])
-        copy.mkdir()
-        for name in ("nexint.db", "nexint.db-wal"):
-            shutil.copy2(live / name, copy / name)
+    copy = copy_with_an_unfolded_log(tmp_path)
     before = snapshot(copy)
     set_writable(copy, False)
     try:
