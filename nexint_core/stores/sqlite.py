@@ -606,8 +606,9 @@ def _check_writable(path: Path, db: Path) -> None:
     files without write permission): it can still be opened with ``read_only=True``."""
     if not path.is_dir():
         return  # created by the open, or refused by it with the reason
-    files = [path, *(f for f in (db, *_wal_files(db)) if f.exists())]
-    unwritable = [f for f in files if not os.access(f, os.W_OK)]
+    files = [path, db, *_wal_files(db)]
+    # os.access says no for a file that is not there: another process may remove its log meanwhile
+    unwritable = [f for f in files if not os.access(f, os.W_OK) and f.exists()]
     if unwritable:
         raise StoreReadOnly(
             f"store {path} cannot be written ({unwritable[0]} is read-only); open it with read_only=True to read it"
