@@ -3,7 +3,6 @@ hashed embedder (no model, no dependency); and a sentence-transformers model as 
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import zlib
@@ -17,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nexint_core.errors import InvalidArgument
+from nexint_core.static_embeddings import static_encoder
 
 __all__ = [
     "EMBEDDER_NAMES",
@@ -158,11 +158,12 @@ class SentenceTransformerEmbedder:
 
 
 _SENTENCE_TRANSFORMERS: dict[str, Any] = {}
+_MODELS_LOCK = threading.Lock()
 
 
 def _load_sentence_transformer(model: str) -> Any:
     """A sentence-transformers model by name or folder, loaded once per process (it takes seconds)."""
-    with _WORDLLAMA_LOCK:
+    with _MODELS_LOCK:
         loaded = _SENTENCE_TRANSFORMERS.get(model)
         if loaded is None:
             try:
@@ -173,56 +174,6 @@ def _load_sentence_transformer(model: str) -> Any:
                 ) from None
             loaded = _SENTENCE_TRANSFORMERS[model] = SentenceTransformer(model)
         return loaded
-
-
-_WORDLLAMA: dict[tuple[str, int], Any] = {}
-_WORDLLAMA_LOCK = threading.Lock()
-
-
-def _load_wordllama(config: str, dim: int) -> Any:
-    """WordLlama's model from the weights and tokenizer inside its own package (never downloaded), once per process.
-
-    Its loader would look for the tokenizer in a cache folder and then download it, so it is pointed at the
-    package's folder with downloads off. Importing it configures the root logger; that is undone.
-    """
-    with _WORDLLAMA_LOCK:
-        model = _WORDLLAMA.get((config, dim))
-        if model is not None:
-            return model
-        root = logging.getLogger()
-        handlers, level = list(root.handlers), root.level
-        try:
-            import wordllama  # type: ignore[import-untyped]
-        except ImportError:
-            raise InvalidArgument("the wordllama embedder needs the wordllama package: pip install wordllama") from None
-        finally:
-            root.handlers[:], root.level = handlers, level
-        from pathlib import Path
-
-        folder = Path(wordllama.__file__).parent
-        try:
-            model = wordllama.WordLlama.load(config=config, dim=dim, cache_dir=folder, disable_download=True)
-        except (FileNotFoundError, ValueError) as exc:
-            raise InvalidArgument(
-                f"WordLlama {config} ({dim} dimensions) is not in the installed wheel ({exc})"
-            ) from None
-        _WORDLLAMA[(config, dim)] = model
-        return model
-
-
-def _pooled(model: Any, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-    """WordLlama's average-pooled token embeddings of ``texts``, as ``model.embed(texts, norm=False)`` computes
-    them, one text at a time: its batch path pads to the longest text (which adds exact zeros to each sum) and
-    hands the batch to a thread pool whose start-up costs more than a chat turn's two texts take to encode."""
-    table = model.embedding
-    out = np.empty((len(texts), table.shape[1]), dtype=np.float32)
-    for row, text in enumerate(texts):
-        ids = np.array(model.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int32)
-        np.clip(ids, 0, table.shape[0] - 1, out=ids)
-        tokens = table[ids][np.newaxis]  # (1, length, dim), as the batch path shapes it
-        mask = np.ones((1, len(ids)), dtype=np.float32)
-        out[row] = model.avg_pool(tokens, mask)[0]
-    return out
 
 
 class WordLlamaEmbedder:
@@ -239,8 +190,7 @@ class WordLlamaEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = _load_wordllama(self._config, self.dim)
-        vectors = _pooled(model, texts)
+        vectors = static_encoder(self._config, self.dim).pooled(texts)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         ok = np.isfinite(norms) & (norms > 0.0)
         return np.where(ok, vectors / np.where(ok, norms, 1.0), 0.0).astype(np.float32)  # no words: a zero vector

@@ -190,17 +190,56 @@ def test_embedders_minilm_without_the_semantic_extra_says_what_to_install(monkey
 
 
 def test_embedders_wordllama_one_text_at_a_time_is_its_batch_path_to_the_byte() -> None:
-    """nexint encodes WordLlama's texts one by one (no thread pool for a turn's two texts); the vectors must
-    be the bytes WordLlama's own padded batch path gives, whatever the batch around a text."""
+    """nexint encodes WordLlama's texts one by one (no thread pool for a turn's two texts), from cached word
+    pieces; the vectors must be the bytes WordLlama's own padded batch path gives, whatever the batch around a
+    text, and whether the text was encoded before or not."""
     import random
 
-    from nexint_core.embedders import _load_wordllama, _pooled
+    from nexint_core.static_embeddings import load_wordllama, static_encoder
 
-    model = _load_wordllama("l2_supercat", 256)
+    model = load_wordllama("l2_supercat", 256)
+    encoder = static_encoder("l2_supercat", 256)
     rng = random.Random(5)
-    words = ["otter", "Lisbon", "flight", "tea", "a", "the", "Ünïcödé", "東京", "4512", "well,", "fine."]
-    texts = ["", "   ", "ok", "x" * 3000] + [" ".join(rng.choices(words, k=rng.randint(1, 60))) for _ in range(60)]
+    words = ["otter", "Lisbon", "flight", "tea", "a", "the", "Ünïcödé", "東京", "4512", "well,", "fine.", "\n", "  "]
+    texts = ["", "   ", "ok", "x" * 3000, "a <s> b", "</s>", "tab\tnew\nline", "▁already", "🎉🎉 ok "]
+    texts += [" ".join(rng.choices(words, k=rng.randint(1, 60))) for _ in range(60)]
     for _ in range(60):
         batch = rng.sample(texts, rng.randint(1, 10))
         expected = np.asarray(model.embed(batch, norm=False), dtype=np.float32)
-        assert _pooled(model, batch).tobytes() == expected.tobytes()
+        assert encoder.pooled(batch).tobytes() == expected.tobytes()
+
+
+def test_embedders_wordllama_word_pieces_are_its_tokenizers_ids() -> None:
+    """Token ids from cached word pieces equal the tokenizer's own over the whole text, on generated chat and
+    on edge cases (space runs, special tokens, byte fallback), cold and warm."""
+    from nexint_bench._latency_worker import Conversation
+    from nexint_bench.synthetic import small_talk
+    from nexint_core.static_embeddings import load_wordllama, static_encoder
+
+    tokenizer = load_wordllama("l2_supercat", 256).tokenizer
+    encoder = static_encoder("l2_supercat", 256)
+    texts = small_talk(200, seed=3) + [text for turn in Conversation(3).turns(100) for text in turn]
+    texts += ["", " ", "  lead", "trail  ", "a   b", "<unk> x", "x<s>y", "日本語 テキスト", "\u200b zero width"]
+    texts.append("é" * 50)
+    assert len(texts) == 410
+    assert encoder.by_word
+    for _ in range(2):  # cold, then from the cache
+        for text in texts:
+            assert encoder.ids(text) == tokenizer.encode(text, add_special_tokens=False).ids, text
+
+
+def test_embedders_wordllama_word_pieces_need_a_vocabulary_without_merges_across_words() -> None:
+    """The word-piece split is exact only for this tokenizer's shape; another shape is tokenized whole."""
+    import json
+
+    from nexint_core.static_embeddings import load_wordllama, splits_by_word
+
+    spec = json.loads(load_wordllama("l2_supercat", 256).tokenizer.to_str())
+    assert splits_by_word(spec)
+    across = json.loads(json.dumps(spec))
+    across["model"]["vocab"]["a▁b"] = len(across["model"]["vocab"])
+    assert not splits_by_word(across)
+    split = dict(spec, pre_tokenizer={"type": "Metaspace"})
+    assert not splits_by_word(split)
+    other = dict(spec, normalizer={"type": "NFKC"})
+    assert not splits_by_word(other)
