@@ -233,7 +233,8 @@ def _label(page: Page, dated: bool, *, role: bool = False) -> str:
 
 
 def _text_tokens(frame: list[Page], text: str, count: _Counter) -> int:
-    """Tokens of a turn's text as a line shows it; a one-page turn keeps the count on its page."""
+    """Tokens of a turn's text as a line shows it; a one-page turn keeps the count on its page (counted when
+    the manager wrote it, or here the first time it shows)."""
     if len(frame) > 1:
         return count(f" {text}\n")
     page = frame[0]

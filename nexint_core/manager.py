@@ -365,6 +365,8 @@ class MemoryManager:
             )
             for part, (page_id, (content, tokens)) in enumerate(zip(ids, pieces, strict=True))
         ]
+        if len(pages) == 1:  # a one-page turn's line in a prompt, counted once here rather than when first shown
+            pages[0].line_tokens = self.tokenizer.count(f" {pages[0].content}\n")
         whole: list[Page] = []
         if not pin and self._oversize(pages, group):  # archived whole; an excerpt stands in for it
             whole, pages = pages, [self._excerpt_page(pages, text, kind, group, fields)]

@@ -74,7 +74,8 @@ class Page:
     vaddr: int = -1
     metadata: dict[str, Any] = field(default_factory=dict)
     spilled: bool = False  # in swap of a store that keeps a copy: content released from memory, read on access
-    # Tokens of the content as a prompt line shows it (" " + content + a line break): counted once, by assembly.
+    # Tokens of the content as a prompt line shows it (" " + content + a line break): counted once, when a
+    # one-page turn is written, else by assembly the first time the page shows.
     line_tokens: int | None = field(default=None, repr=False)
     loader: Callable[[str], str] | None = field(default=None, repr=False)  # reads a spilled page's content
     _asks: bool | None = field(default=None, init=False, repr=False)  # whether the content asks a question

@@ -34,7 +34,19 @@ SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best 
 _UNRANKED = 1 << 30  # the rank of a page brought in by something other than a page-in's plan
 
 Adopt = Callable[[str, float], "Page | None"]
+# A unit worth showing: (minus its score, page id, page, the match's candidate or the context's kind, the match
+# it is context of), so entries sort best first; the reason logged is written only for the units chosen or
+# skipped (:func:`_reason`).
+_Entry = tuple[float, str, Page, "Candidate | int", "str | None"]
 Skip = Callable[[Page, str, float], None]
+
+
+def _reason(entry: _Entry) -> str:
+    """The reason logged for a unit chosen (or skipped): its score breakdown, or whose context it is."""
+    negated, _, _, why, anchor = entry
+    if isinstance(why, Candidate):
+        return why.reason()
+    return f"context of {anchor} ({_RELATIONS[why]}), score {-negated:.3f}"
 
 
 def unit_of(page: Page, groups: Mapping[str, list[Page]]) -> list[Page]:
@@ -108,11 +120,19 @@ class PageInPlanner:
         plan = PageInPlan()
         entries = self._entries(query, room, now)
         losers = kept = 0
-        for _, _, page, reason, anchor in sorted(entries.values(), key=lambda entry: (-entry[0], entry[1])):
+        for entry in sorted(entries.values()):  # best first, ties by page id (the score is kept negated)
+            page, anchor = entry[2], entry[4]
             key = page.unit
-            unit = unit_of(page, self._groups)
             if key in plan.ranks:
                 continue
+            if (
+                losers >= SKIPS_LOGGED
+                and page.group_id is None
+                and page.tier is Tier.SWAP
+                and (page.tokens or 0) > room - kept - plan.used
+            ):
+                continue  # does not fit, and the near misses are logged already: nothing more to learn
+            unit = unit_of(page, self._groups)
             if anchor is not None:  # context: brought in from swap, or re-shown if the archive shows it already
                 if page.tier is not Tier.SWAP and page.id not in self.recalled:
                     continue
@@ -130,9 +150,9 @@ class PageInPlanner:
                     losers += 1
                     if losers <= SKIPS_LOGGED and anchor is None:  # the near misses (logging all costs more)
                         left = f"needs {tokens} tokens, {room - kept - plan.used} of {room} left"
-                        self._skip(page, f"lost to higher-scored pages: {left}; {reason}", now)
+                        self._skip(page, f"lost to higher-scored pages: {left}; {_reason(entry)}", now)
                     continue
-                plan.chosen[key] = (unit, reason)
+                plan.chosen[key] = (unit, _reason(entry))
                 plan.used += tokens
             plan.ranks[key] = len(plan.ranks)
             for member in unit:  # a match in its own right now, or the context of this query's match
@@ -150,26 +170,28 @@ class PageInPlanner:
         self.recalls += 1
         return plan
 
-    def _entries(self, query: str, room: int, now: float) -> dict[str, tuple[float, str, Page, str, str | None]]:
-        """Every unit worth showing for ``query``: ``unit -> (score, page id, page, reason, match it is context
-        of)``, the matches and the turns around them, each unit at its best score."""
+    def _entries(self, query: str, room: int, now: float) -> dict[str, _Entry]:
+        """Every unit worth showing for ``query``: ``unit -> (-score, page id, page, why, match it is context of)``
+        (``why`` is the match's candidate, or the kind of turn a context page is to it), the matches and the
+        turns around them, each unit at its best score."""
         ranked = self._ranked(query, self._depth(room), now)
-        entries: dict[str, tuple[float, str, Page, str, str | None]] = {}
+        entries: dict[str, _Entry] = {}
         for candidate, page in ranked:
             if page.unit not in entries:
-                entries[page.unit] = (candidate.score, page.id, page, candidate.reason(), None)
+                entries[page.unit] = (-candidate.score, page.id, page, candidate, None)
+        floor = self._floor
         for candidate, page in ranked:
-            for neighbour, relation, share in self._context(page, page.asks):
-                score = candidate.score * share
-                held = entries.get(neighbour.unit)
-                if held is not None and held[0] >= score:
+            shares = CONTEXT_SHARES["question" if page.asks else "statement"]
+            for neighbour, kind in self._around(page):
+                score = candidate.score * shares[kind]
+                unit = neighbour.unit
+                held = entries.get(unit)
+                if held is not None and -held[0] >= score:
                     continue
-                if neighbour.tier is Tier.SWAP and neighbour.unit in self._floor:
+                tier = neighbour.tier
+                if tier is Tier.CORE or tier is Tier.SUMMARY or (tier is Tier.SWAP and unit in floor):
                     continue
-                if neighbour.tier is Tier.CORE or neighbour.tier is Tier.SUMMARY:
-                    continue
-                reason = f"context of {page.id} ({relation}), score {score:.3f}"
-                entries[neighbour.unit] = (score, neighbour.id, neighbour, reason, page.id)
+                entries[unit] = (-score, neighbour.id, neighbour, kind, page.id)
         return entries
 
     def _depth(self, room: int) -> int:
@@ -183,14 +205,8 @@ class PageInPlanner:
         average = max(8, tokens // pages) if pages else 64
         return max(MIN_CANDIDATES, 2 * room // average)
 
-    def _context(self, page: Page, asks: bool) -> list[tuple[Page, str, float]]:
-        """The turns read with a match, each with its share of the match's score (:data:`CONTEXT_SHARES`, by
-        whether the match ``asks`` a question): the rest of its turn, the turn before, the two turns after."""
-        shares = CONTEXT_SHARES["question" if asks else "statement"]
-        return [(neighbour, _RELATIONS[kind], shares[kind]) for neighbour, kind in self._around(page)]
-
     def _around(self, page: Page) -> list[tuple[Page, int]]:
-        """The pages around ``page`` that :meth:`_context` reads, each with its kind (an index into a
+        """The pages around ``page`` that :meth:`_entries` reads with it, each with its kind (an index into a
         :data:`CONTEXT_SHARES` row); remembered until a page is dropped from the table, unless the walk
         reached the newest page (a turn written later may still join it)."""
         table = self._table
@@ -240,7 +256,10 @@ class PageInPlanner:
                 continue
             if page.tier is Tier.SWAP and page.unit in self._floor:
                 continue
-            quarantined = [member for member in unit_of(page, self._groups) if member.quarantined]
+            if page.group_id is None:
+                quarantined = [page] if page.quarantined else []
+            else:
+                quarantined = [member for member in self._groups[page.unit] if member.quarantined]
             if quarantined:
                 self._skip(page, f"quarantined: {quarantined[0].id} is not paged in until approve()", now)
                 continue

@@ -358,16 +358,19 @@ def test_manager_accepts_a_custom_policy_object() -> None:
     assert mmu.events.filter(action="evict")[0].reason.startswith("newest victim: chosen by policy")
 
 
-def test_manager_tokenizer_called_once_per_page_never_over_history(counting_tokenizer: CountingTokenizer) -> None:
+def test_manager_tokenizer_called_twice_per_page_never_over_history(counting_tokenizer: CountingTokenizer) -> None:
+    """A one-page turn is counted twice when written, its text and its prompt line (" " + text + a line
+    break), and never again, however long the history grows."""
     mmu = make(200, tokenizer=counting_tokenizer, page_size=64)
     turns = 2000
     for i in range(turns):
         mmu.write("user" if i % 2 else "assistant", f"Turn {i}: a short message about item {i % 17}.")
         if i % 5 == 0:
             mmu.touch(f"MSG-{max(1, i - 50):06d}")
-    assert counting_tokenizer.calls == turns
-    written = sum(len(page.content) for page in mmu.page_table)
+    assert counting_tokenizer.calls == 2 * turns
+    written = sum(2 * len(page.content) + 2 for page in mmu.page_table)
     assert counting_tokenizer.chars == written
+    assert all(page.line_tokens == counting_tokenizer.count(f" {page.content}\n") for page in mmu.page_table)
 
 
 def test_manager_allocate_counts_tokens_once_and_keeps_a_given_count(counting_tokenizer: CountingTokenizer) -> None:
