@@ -141,9 +141,10 @@ class LexicalIndex:
         packed = np.concatenate([np.frombuffer(entries, dtype=np.int64) for entries in lists])
         counts = np.array(frequencies, dtype=np.float64)
         idf = np.repeat(np.log1p((n - counts + 0.5) / (counts + 0.5)), frequencies)
-        low = (packed & ((_LEN_MASK << 8) | _TF_MASK)).astype(np.float64)
-        tf = low % 256.0
-        length_norm = (self.K1 * self.B / (self.total_length / n or 1.0)) * (low // 256.0)
+        tf = (packed & _TF_MASK).astype(np.float64)  # integer masks: the same values as float % and //, far faster
+        length_norm = (self.K1 * self.B / (self.total_length / n or 1.0)) * ((packed >> 8) & _LEN_MASK).astype(
+            np.float64
+        )
         gain = idf * tf * (self.K1 + 1.0) / (tf + self.K1 * (1.0 - self.B) + length_norm)
         seqs = packed >> _SEQ_SHIFT
         order = np.argsort(seqs, kind="stable")  # lists are (nearly) sorted by seq: runs merge cheaply

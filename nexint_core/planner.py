@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from nexint_core.events import Action
 from nexint_core.page_table import PageTable
 from nexint_core.pages import SUMMARY_ROLE, Page, Tier
-from nexint_core.retrieval import Candidate, ScoringWeights, fuse, score
+from nexint_core.retrieval import Candidate, ScoringWeights, fused_hits, scored
 from nexint_core.stores import PersistentStore
 
 __all__ = ["CONTEXT_SHARES", "PageInPlan", "PageInPlanner", "resident_unit", "unit_of"]
@@ -250,8 +250,8 @@ class PageInPlanner:
         """Fused candidates that may be paged in, scored, best first; quarantined ones are logged and left out."""
         weights = self.weights
         ranked: list[tuple[Candidate, Page]] = []
-        for candidate in fuse(self._store, query, self._namespaces, k, weights.min_similarity, weights.vector):
-            page = self._table.find(candidate.page_id) or self._adopt(candidate.page_id, now)
+        for hit in fused_hits(self._store, query, self._namespaces, k, weights.min_similarity, weights.vector):
+            page = self._table.find(hit[0]) or self._adopt(hit[0], now)
             if page is None or page.tier is Tier.CORE or page.tier is Tier.SUMMARY or self._summed_up(page):
                 continue
             if page.tier is Tier.SWAP and page.unit in self._floor:
@@ -263,7 +263,7 @@ class PageInPlanner:
             if quarantined:
                 self._skip(page, f"quarantined: {quarantined[0].id} is not paged in until approve()", now)
                 continue
-            ranked.append((score(candidate, page, weights, now), page))
+            ranked.append((scored(hit, page, weights, now), page))
         ranked.sort(key=lambda item: (-item[0].score, item[1].id))
         return ranked
 

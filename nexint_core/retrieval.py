@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +16,7 @@ from nexint_core.errors import InvalidArgument
 from nexint_core.pages import Page
 from nexint_core.stores import PersistentStore
 
-__all__ = ["Candidate", "Router", "ScoringWeights", "fuse", "score"]
+__all__ = ["Candidate", "Hit", "Router", "ScoringWeights", "fuse", "fused_hits", "score", "scored"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,27 @@ def fuse(
     push out a turn the model can use for one it cannot). ``vector_weight`` and ``min_similarity`` override
     the profile's.
     """
+    return [
+        Candidate(page_id, value, lexical_rank, vector_rank, bm25=bm25, cosine=cosine)
+        for page_id, value, lexical_rank, vector_rank, bm25, cosine in fused_hits(
+            store, query, namespaces, k, min_similarity, vector_weight
+        )
+    ]
+
+
+Hit: TypeAlias = tuple[str, float, "int | None", "int | None", float, float]
+
+
+def fused_hits(
+    store: PersistentStore,
+    query: str,
+    namespaces: Sequence[str],
+    k: int,
+    min_similarity: float | None = None,
+    vector_weight: float | None = None,
+) -> list[Hit]:
+    """:func:`fuse`'s candidates as plain tuples ``(page id, relevance, lexical rank, vector rank, bm25,
+    cosine)``, best first: page-in scores them and builds one :class:`Candidate` each."""
     profile = embedder_profile(store.embedder)
     weight = profile.vector_weight if vector_weight is None else vector_weight
     lexical = store.search_text(query, namespaces=namespaces, k=k)
@@ -125,32 +147,28 @@ def fuse(
     probe, centred = _probe(store, query, namespaces)
     floor = (profile.noise_floor if centred else profile.raw_floor) if min_similarity is None else min_similarity
     vector = store.search_vector(probe, namespaces=namespaces, k=k)
-    lexical_rank = {hit.page_id: rank for rank, hit in enumerate(lexical, 1)}
-    vector_rank = {hit.page_id: rank for rank, hit in enumerate(vector, 1)}
-    bm25 = {hit.page_id: max(hit.score, 0.0) for hit in lexical}
-    cosine = {hit.page_id: hit.score for hit in vector}
-    lexical_part = {page_id: min(value / scale, 1.0) for page_id, value in bm25.items()}
-    vector_part = {page_id: _above_noise(value, floor) for page_id, value in cosine.items()}
+    # page id -> [lexical rank, vector rank, bm25, cosine]
+    parts: dict[str, list[Any]] = {}
+    for rank, hit in enumerate(lexical, 1):
+        parts[hit.page_id] = [rank, None, max(hit.score, 0.0), 0.0]
+    for rank, hit in enumerate(vector, 1):
+        held = parts.get(hit.page_id)
+        if held is None:
+            parts[hit.page_id] = [None, rank, 0.0, hit.score]
+        else:
+            held[1], held[3] = rank, hit.score
     # A page is as relevant as the better of its two parts, plus half of the other (the two searches agree):
     # a search that found nothing convincing (a name shared with every other turn) does not drown the one
     # that did, and a page both find comes first.
-    fused: dict[str, float] = {}
-    for page_id in lexical_part.keys() | vector_part.keys():
-        lexical_value, vector_value = lexical_part.get(page_id, 0.0), weight * vector_part.get(page_id, 0.0)
+    fused: list[Hit] = []
+    for page_id, (lexical_rank, vector_rank, bm25, cosine) in parts.items():
+        lexical_value = min(bm25 / scale, 1.0) if lexical_rank is not None else 0.0
+        vector_value = weight * _above_noise(cosine, floor) if vector_rank is not None else 0.0
         value = (max(lexical_value, vector_value) + 0.5 * min(lexical_value, vector_value)) / 1.5
         if value > 0:
-            fused[page_id] = value
-    return [
-        Candidate(
-            page_id,
-            value,
-            lexical_rank.get(page_id),
-            vector_rank.get(page_id),
-            bm25=bm25.get(page_id, 0.0),
-            cosine=cosine.get(page_id, 0.0),
-        )
-        for page_id, value in sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-    ]
+            fused.append((page_id, value, lexical_rank, vector_rank, bm25, cosine))
+    fused.sort(key=lambda hit: (-hit[1], hit[0]))
+    return fused
 
 
 def _above_noise(similarity: float, floor: float) -> float:
@@ -178,24 +196,22 @@ def score(candidate: Candidate, page: Page, weights: ScoringWeights, now: float)
     for decides, and among pages that answer it alike, the important, recent and often used win. A page
     the query does not match scores nothing, however often it was used (use would feed on itself).
     """
+    c = candidate
+    return scored((c.page_id, c.relevance, c.lexical_rank, c.vector_rank, c.bm25, c.cosine), page, weights, now)
+
+
+def scored(hit: Hit, page: Page, weights: ScoringWeights, now: float) -> Candidate:
+    """:func:`score` of a hit of :func:`fused_hits`."""
+    page_id, relevance, lexical_rank, vector_rank, bm25, cosine = hit
     age = max(0.0, now - (page.last_used if page.last_used is not None else now))
     recency = 0.5 ** (age / weights.recency_half_life)
     frequency = page.use_count / (page.use_count + 1.0)
-    total = candidate.relevance * (
+    total = relevance * (
         weights.relevance
         + weights.importance * page.importance
         + weights.recency * recency
         + weights.frequency * frequency
     )
     return Candidate(
-        candidate.page_id,
-        candidate.relevance,
-        candidate.lexical_rank,
-        candidate.vector_rank,
-        page.importance,
-        recency,
-        frequency,
-        total,
-        candidate.bm25,
-        candidate.cosine,
+        page_id, relevance, lexical_rank, vector_rank, page.importance, recency, frequency, total, bm25, cosine
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -316,8 +317,14 @@ class SwapStoreAdapter(StoreBase):
 
 
 def query_terms(text: str) -> list[str]:
-    """Distinct stemmed content words of a query, in order."""
-    return list(dict.fromkeys(content_terms(text)))
+    """Distinct stemmed content words of a query, in order (the latest queries' are remembered: a page-in
+    asks for them twice, and a query is often searched again)."""
+    return list(_query_terms(text))
+
+
+@lru_cache(maxsize=64)
+def _query_terms(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(content_terms(text)))
 
 
 def matches(page: Page, where: Mapping[str, object] | None) -> bool:
