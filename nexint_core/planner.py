@@ -30,6 +30,7 @@ CONTEXT_SHARES = {  # (same turn, turn before, first turn after, second turn aft
 }
 _RELATIONS = ("same turn", "turn before", "turn after", "turn after")
 MIN_CANDIDATES = 40
+AROUND_KEPT = 65_536  # pages whose surrounding turns are remembered (cleared when full: bounded memory)
 SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
 _UNRANKED = 1 << 30  # the rank of a page brought in by something other than a page-in's plan
 
@@ -243,6 +244,8 @@ class PageInPlanner:
             if step > 0 and ended:
                 complete = False  # the walk reached the newest page
         if complete:
+            if len(self._around_cache) >= AROUND_KEPT:
+                self._around_cache.clear()
             self._around_cache[page.id] = out
         return out
 

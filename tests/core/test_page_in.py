@@ -676,3 +676,25 @@ def test_a_page_in_never_evicts_the_match_it_found_whatever_the_policy(policy: s
     assert mmu.get(fact).tier is Tier.ACTIVE
     assert prompt.tokens <= 30
     assert mmu.usage()["active"] <= 30
+
+
+def test_page_in_remembers_the_turns_around_a_bounded_number_of_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walks around ranked pages are remembered up to a bound, then forgotten and walked again: a long
+    session's page-ins neither grow memory without end nor rank differently for it."""
+    import nexint_core.planner as planner
+
+    def session(bound: int) -> tuple[list[str], int]:
+        monkeypatch.setattr(planner, "AROUND_KEPT", bound)
+        mmu = make(80)
+        for i in range(40):
+            mmu.write("user", f"Note {i}: the {['red', 'blue', 'green'][i % 3]} box holds item {i}.")
+            mmu.write("assistant", f"Noted item {i}.")
+        for i in range(12):
+            mmu.page_in(f"Which box holds item {i * 3}?")
+        largest = len(mmu.planner._around_cache)
+        return [f"{event.memory_id} {event.reason}" for event in mmu.events], largest
+
+    bounded, held = session(4)
+    unbounded, full = session(10_000)
+    assert held <= 4 < full
+    assert bounded == unbounded
