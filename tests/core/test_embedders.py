@@ -212,13 +212,17 @@ def test_embedders_wordllama_one_text_at_a_time_is_its_batch_path_to_the_byte() 
 def test_embedders_wordllama_word_pieces_are_its_tokenizers_ids() -> None:
     """Token ids from cached word pieces equal the tokenizer's own over the whole text, on generated chat and
     on edge cases (space runs, special tokens, byte fallback), cold and warm."""
-    from nexint_bench._latency_worker import Conversation
-    from nexint_bench.synthetic import small_talk
+    import random
+
     from nexint_core.static_embeddings import load_wordllama, static_encoder
 
     tokenizer = load_wordllama("l2_supercat", 256).tokenizer
     encoder = static_encoder("l2_supercat", 256)
-    texts = small_talk(200, seed=3) + [text for turn in Conversation(3).turns(100) for text in turn]
+    rng = random.Random(3)
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    lines = [line for line in (docs / "guide.md").read_text(encoding="utf-8").splitlines() if line.strip()]
+    made_up = ["".join(rng.choice("bcdfghklmnprstvwz") + rng.choice("aeiou") for _ in range(3)) for _ in range(300)]
+    texts = rng.sample(lines, 200) + [" ".join(rng.choices(made_up, k=rng.randint(5, 80))) + "." for _ in range(200)]
     texts += ["", " ", "  lead", "trail  ", "a   b", "<unk> x", "x<s>y", "日本語 テキスト", "\u200b zero width"]
     texts.append("é" * 50)
     assert len(texts) == 410
