@@ -387,8 +387,9 @@ class SqliteSwapStore(SqlStore):
         for namespace, (change, count) in sums.items():
             held = conn.execute("SELECT total, count FROM centroids WHERE namespace = ?", (namespace,)).fetchone()
             total = np.frombuffer(held[0], dtype=np.float64) + change if held is not None else change
-            conn.execute(
-                "INSERT OR REPLACE INTO centroids VALUES (?, ?, ?)",
+            conn.execute(  # an upsert rewrites the row in place; a replace would also rewrite its key's index
+                "INSERT INTO centroids VALUES (?, ?, ?)"
+                " ON CONFLICT(namespace) DO UPDATE SET total = excluded.total, count = excluded.count",
                 (namespace, total.tobytes(), (int(held[1]) if held is not None else 0) + count),
             )
 
