@@ -56,10 +56,8 @@ DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
 _STORED = ("seq", *(field for field in PAGE_FIELDS if field != "tier"), "ns", "embedding", "terms")
 _INSERT = f"INSERT INTO pages({', '.join(_STORED)}) VALUES ({', '.join(':' + column for column in _STORED)})"
-_EVENT_INSERT = (
-    f"INSERT INTO events(namespace, {EVENT_COLUMNS})"
-    f" VALUES (:namespace, {', '.join(':' + column for column in EVENT_FIELDS)})"
-)
+_EVENT_ROW = ("namespace", *EVENT_FIELDS)
+_EVENT_INSERT = f"INSERT INTO events({', '.join(_EVENT_ROW)}) VALUES {{values}}"
 _DELETIONS = (
     "CREATE TABLE deletions (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, namespace TEXT NOT NULL,"
     "\n    terms TEXT NOT NULL)"
@@ -310,7 +308,8 @@ class SqliteSwapStore(SqlStore):
     def _write_events(self, conn: Database, pending: Sequence[tuple[str, PagingEvent]]) -> None:
         if not pending:
             return
-        conn.executemany(_EVENT_INSERT, [event_row(namespace, event) for namespace, event in pending])
+        rows = [event_row(namespace, event) for namespace, event in pending]
+        conn.execute_values(_EVENT_INSERT, [[row[column] for column in _EVENT_ROW] for row in rows])
         changes = tier_changes(pending).items()
         # A manager's view of tiers is persisted for its own namespace only (shared pages are per reader).
         swapped = [key for key, (tier, _) in changes if tier == _SWAP]
