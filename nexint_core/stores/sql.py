@@ -173,15 +173,19 @@ def tier_changes(pending: Sequence[tuple[str, PagingEvent]]) -> dict[tuple[str, 
     return updates
 
 
-def filter_sql(where: Mapping[str, object] | None, test: str) -> tuple[str, list[object]]:
-    """An equality filter as `` AND p.<field> <test>`` per field (``test`` holds the placeholder), with its
-    arguments; raises :class:`~nexint_core.errors.InvalidArgument` for a field that cannot be filtered."""
+def filter_sql(
+    where: Mapping[str, object] | None, test: str, columns: Mapping[str, str] | None = None
+) -> tuple[str, list[object]]:
+    """An equality filter as `` AND p.<field> <test>`` per field (``test`` holds the placeholder; ``columns``
+    gives the SQL of a field that is no column of ``p``), with its arguments; raises
+    :class:`~nexint_core.errors.InvalidArgument` for a field that cannot be filtered."""
     check_filter(where)
     if not where:
         return "", []
     fields = sorted(where)
     values = [where[name] for name in fields]
-    return "".join(f" AND p.{name} {test}" for name in fields), [
+    sql = columns or {}
+    return "".join(f" AND {sql.get(name, 'p.' + name)} {test}" for name in fields), [
         value.value if isinstance(value, Tier) else value for value in values
     ]
 

@@ -1,8 +1,8 @@
 """The persistent swap store: one directory, SQLite (WAL) as the source of truth, FAISS as a cache.
 
-``nexint.db`` holds every page (content, metadata, tier, embedding, index terms), the event log and
-the id counters. ``vectors/`` holds each namespace's FAISS and BM25 indexes (:mod:`.sqlite_indexes`),
-which can always be rebuilt from SQLite.
+``nexint.db`` holds every page (content, metadata, embedding, index terms), the tier of each page not in
+swap, the event log and the id counters. ``vectors/`` holds each namespace's FAISS and BM25 indexes
+(:mod:`.sqlite_indexes`), which can always be rebuilt from SQLite.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ from nexint_core.embedders import (
 )
 from nexint_core.errors import EmbedderMismatch, InvalidArgument, StoreCorrupted, StoreError, StoreReadOnly
 from nexint_core.events import EventSink, PagingEvent
-from nexint_core.pages import Page
+from nexint_core.pages import Page, Tier
 from nexint_core.stores.base import SearchHit, query_terms
 from nexint_core.stores.sql import (
     EVENT_COLUMNS,
     EVENT_FIELDS,
-    PAGE_COLUMNS,
     PAGE_FIELDS,
     SqlStore,
     event_from_row,
@@ -50,20 +49,25 @@ from nexint_core.stores.sqlite_indexes import NamespaceIndexes, ns_token
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteSwapStore"]
 
-SCHEMA_VERSION = 3  # 2: no FTS5 table (BM25 runs in memory); 3: each namespace's vector sum (its centroid)
+# 2: no FTS5 table (BM25 runs in memory); 3: each namespace's vector sum (its centroid); 4: tiers in a table of
+# their own, holding only the pages not in swap, and no index of events by page
+SCHEMA_VERSION = 4
 DB_NAME = "nexint.db"
 _HEADER = b"SQLite format 3\x00"
-_STORED = ("seq", *PAGE_FIELDS, "ns", "embedding", "terms")
+_STORED = ("seq", *(field for field in PAGE_FIELDS if field != "tier"), "ns", "embedding", "terms")
 _INSERT = f"INSERT INTO pages({', '.join(_STORED)}) VALUES ({', '.join(':' + column for column in _STORED)})"
-_EVENT_INSERT = (
-    f"INSERT INTO events(namespace, {EVENT_COLUMNS})"
-    f" VALUES (:namespace, {', '.join(':' + column for column in EVENT_FIELDS)})"
-)
+_EVENT_ROW = ("namespace", *EVENT_FIELDS)
+_EVENT_INSERT = f"INSERT INTO events({', '.join(_EVENT_ROW)}) VALUES {{values}}"
 _DELETIONS = (
     "CREATE TABLE deletions (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, namespace TEXT NOT NULL,"
     "\n    terms TEXT NOT NULL)"
 )
 _CENTROIDS = "CREATE TABLE centroids (namespace TEXT PRIMARY KEY, total BLOB NOT NULL, count INTEGER NOT NULL)"
+# A page's tier, when it is not swap. Most pages are in swap, so a page-in or page-out rewrites a row of this
+# small table instead of the page's wide row (content, embedding) in a random place of a large one.
+_TIERS = "CREATE TABLE tiers (seq INTEGER PRIMARY KEY, tier TEXT NOT NULL)"
+_SWAP = Tier.SWAP.value
+_TIER_OF = "COALESCE((SELECT tier FROM tiers WHERE tiers.seq = {table}.seq), '" + _SWAP + "')"
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE pages (
@@ -81,7 +85,6 @@ _SCHEMA = (
     created REAL,
     last_used REAL,
     use_count INTEGER NOT NULL,
-    tier TEXT NOT NULL,
     quarantined INTEGER NOT NULL,
     metadata TEXT NOT NULL,
     embedding BLOB,
@@ -102,11 +105,11 @@ _SCHEMA = (
     tokens INTEGER NOT NULL,
     policy TEXT NOT NULL
 )""",
-    "CREATE INDEX events_by_memory ON events(memory_id)",
     "CREATE INDEX events_by_namespace ON events(namespace, event_seq)",
     "CREATE TABLE counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL)",
     _DELETIONS,
     _CENTROIDS,
+    _TIERS,
 )
 
 _VERIFY_UP_TO = 256 * 1024 * 1024
@@ -154,6 +157,7 @@ class SqliteSwapStore(SqlStore):
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._since_checkpoint = 0
         self._closed = False
+        self._tier_of = _TIER_OF  # a read-only open of a schema 3 store reads the tier column it still has
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file, not a directory")
         db = self.path / DB_NAME
@@ -260,28 +264,15 @@ class SqliteSwapStore(SqlStore):
                 f"store {self.path} has schema version {version}, which is upgraded in place on a writable "
                 "open; open it writable once"
             )
-        if version == 1:  # forward migration: BM25 moved from FTS5 into memory
-            with self._conn.transaction() as conn:
-                conn.execute("DROP TABLE IF EXISTS pages_fts")
-                conn.execute(_DELETIONS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
-                conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-            version = 2
-        if version == 2:  # forward migration: the vector sum of each namespace, from the stored embeddings
-            with self._conn.transaction() as conn:
-                conn.execute(_CENTROIDS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
-                dim = int(meta.get("dim", "0"))
-                namespaces = [row[0] for row in conn.execute("SELECT DISTINCT namespace FROM pages").fetchall()]
-                for namespace in namespaces:
-                    total, count = np.zeros(dim, dtype=np.float64), 0
-                    for (blob,) in conn.execute("SELECT embedding FROM pages WHERE namespace = ?", (namespace,)):
-                        total += np.frombuffer(blob, dtype=np.float16)
-                        count += 1
-                    conn.execute(
-                        "INSERT OR REPLACE INTO centroids VALUES (?, ?, ?)", (namespace, total.tobytes(), count)
-                    )
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        if version in (1, 2, 3) and not self.read_only:
+            with self._conn.transaction() as conn:  # the version read again under the lock: another process
+                found = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+                if found < SCHEMA_VERSION:  # may have upgraded it a moment ago
+                    self._upgrade(conn, found, int(meta.get("dim", "0")))
             version = SCHEMA_VERSION
-        if version != SCHEMA_VERSION:
+        if version == 3:  # read-only: read the tier column the page rows still have
+            self._tier_of = "{table}.tier"
+        elif version != SCHEMA_VERSION:
             raise StoreError(f"store {self.path} has schema version {version}; this nexint reads {SCHEMA_VERSION}")
         if meta.get("embedder") != self.embedder.name or int(meta.get("dim", "0")) != self.embedder.dim:
             raise EmbedderMismatch(
@@ -290,22 +281,52 @@ class SqliteSwapStore(SqlStore):
                 f"re-embed it first: memos reindex --store {self.path} --embedder NAME"
             )
 
+    @staticmethod
+    def _upgrade(conn: Database, version: int, dim: int) -> None:
+        """Bring a store of an older schema to this one, in the caller's transaction."""
+        if version == 1:  # BM25 moved from FTS5 into memory
+            conn.execute("DROP TABLE IF EXISTS pages_fts")
+            conn.execute(_DELETIONS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+        if version <= 2:  # the vector sum of each namespace, from the stored embeddings
+            conn.execute(_CENTROIDS.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            namespaces = [row[0] for row in conn.execute("SELECT DISTINCT namespace FROM pages").fetchall()]
+            for namespace in namespaces:
+                total, count = np.zeros(dim, dtype=np.float64), 0
+                for (blob,) in conn.execute("SELECT embedding FROM pages WHERE namespace = ?", (namespace,)):
+                    total += np.frombuffer(blob, dtype=np.float16)
+                    count += 1
+                conn.execute("INSERT OR REPLACE INTO centroids VALUES (?, ?, ?)", (namespace, total.tobytes(), count))
+        if version <= 3:  # tiers out of the page rows, and no index of events by page (nothing reads one)
+            conn.execute(_TIERS)
+            conn.execute(f"INSERT INTO tiers(seq, tier) SELECT seq, tier FROM pages WHERE tier != '{_SWAP}'")
+            conn.execute("ALTER TABLE pages DROP COLUMN tier")
+            conn.execute("DROP INDEX IF EXISTS events_by_memory")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
     # -- writes --------------------------------------------------------------------------------
 
     def _write_events(self, conn: Database, pending: Sequence[tuple[str, PagingEvent]]) -> None:
         if not pending:
             return
-        conn.executemany(_EVENT_INSERT, [event_row(namespace, event) for namespace, event in pending])
-        updates = {
-            key: (tier or "", None if flag is None else int(flag))
-            for key, (tier, flag) in tier_changes(pending).items()
-        }
+        rows = [event_row(namespace, event) for namespace, event in pending]
+        conn.execute_values(_EVENT_INSERT, [[row[column] for column in _EVENT_ROW] for row in rows])
+        changes = tier_changes(pending).items()
         # A manager's view of tiers is persisted for its own namespace only (shared pages are per reader).
-        conn.executemany(
-            "UPDATE pages SET tier = CASE WHEN ?1 = '' THEN tier ELSE ?1 END, "
-            "quarantined = COALESCE(?2, quarantined) WHERE id = ?3 AND namespace = ?4",
-            [(tier, flag, memory_id, namespace) for (memory_id, namespace), (tier, flag) in updates.items()],
-        )
+        swapped = [key for key, (tier, _) in changes if tier == _SWAP]
+        placed = [(tier, *key) for key, (tier, _) in changes if tier is not None and tier != _SWAP]
+        flagged = [(int(flag), *key) for key, (_, flag) in changes if flag is not None]
+        if swapped:
+            conn.executemany(
+                "DELETE FROM tiers WHERE seq = (SELECT seq FROM pages WHERE id = ? AND namespace = ?)", swapped
+            )
+        if placed:
+            conn.executemany(
+                "INSERT INTO tiers(seq, tier) SELECT seq, ? FROM pages WHERE id = ? AND namespace = ?"
+                " ON CONFLICT(seq) DO UPDATE SET tier = excluded.tier",
+                placed,
+            )
+        if flagged:
+            conn.executemany("UPDATE pages SET quarantined = ? WHERE id = ? AND namespace = ?", flagged)
 
     def _refuse_write(self, what: str) -> None:
         if self.read_only:
@@ -332,6 +353,10 @@ class SqliteSwapStore(SqlStore):
                 row["seq"] = first + offset
             inserted = conn.executemany(_INSERT + " ON CONFLICT(id) DO NOTHING", rows)
             replaced = self._overwrite(conn, rows) if inserted != len(rows) else []
+            conn.executemany(  # every row is stored now, under the seq assigned above
+                "INSERT INTO tiers(seq, tier) VALUES (?, ?)",
+                [(row["seq"], row["tier"]) for row in rows if row["tier"] != _SWAP],
+            )
             self._add_to_centroids(conn, [(str(row["namespace"]), blob) for row, blob in zip(rows, blobs, strict=True)])
         written = [(int(row["seq"]), str(row["id"]), str(row["namespace"]), str(row["terms"])) for row in rows]
         self._indexes.written(written, vectors, replaced)
@@ -372,6 +397,7 @@ class SqliteSwapStore(SqlStore):
         if row is None:
             return None
         conn.execute("INSERT INTO deletions(seq, namespace, terms) VALUES (?, ?, ?)", row[:3])
+        conn.execute("DELETE FROM tiers WHERE seq = ?", row[:1])
         if row[3] is not None:
             self._add_to_centroids(conn, [(str(row[1]), np.frombuffer(row[3], dtype=np.float16))], sign=-1)
         return int(row[0]), str(row[1]), str(row[2])
@@ -387,8 +413,9 @@ class SqliteSwapStore(SqlStore):
         for namespace, (change, count) in sums.items():
             held = conn.execute("SELECT total, count FROM centroids WHERE namespace = ?", (namespace,)).fetchone()
             total = np.frombuffer(held[0], dtype=np.float64) + change if held is not None else change
-            conn.execute(
-                "INSERT OR REPLACE INTO centroids VALUES (?, ?, ?)",
+            conn.execute(  # an upsert rewrites the row in place; a replace would also rewrite its key's index
+                "INSERT INTO centroids VALUES (?, ?, ?)"
+                " ON CONFLICT(namespace) DO UPDATE SET total = excluded.total, count = excluded.count",
                 (namespace, total.tobytes(), (int(held[1]) if held is not None else 0) + count),
             )
 
@@ -427,10 +454,14 @@ class SqliteSwapStore(SqlStore):
 
     def get(self, page_id: str) -> Page | None:
         with self._lock:
-            row = self._conn.execute(
-                f"SELECT {PAGE_COLUMNS} FROM pages WHERE id = ?", (page_id,), named=True
-            ).fetchone()
+            row = self._conn.execute(self._select_pages("id = ?"), (page_id,), named=True).fetchone()
         return page_from_row(row) if row is not None else None
+
+    def _select_pages(self, condition: str) -> str:
+        """A query of the columns :data:`PAGE_FIELDS` names (and ``seq``) of the pages meeting ``condition``."""
+        tier = self._tier_of.format(table="pages")
+        columns = ", ".join(f"{tier} AS tier" if field == "tier" else field for field in PAGE_FIELDS)
+        return f"SELECT {columns}, seq FROM pages WHERE {condition}"
 
     def contents(self, page_ids: Sequence[str]) -> dict[str, str]:
         """The content of each stored page among ``page_ids``, in one query per 500."""
@@ -462,9 +493,7 @@ class SqliteSwapStore(SqlStore):
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    f"SELECT {PAGE_COLUMNS}, seq FROM pages WHERE seq > ?{where} ORDER BY seq LIMIT {_SCAN_CHUNK}",
-                    [last, *args],
-                    named=True,
+                    self._select_pages(f"seq > ?{where} ORDER BY seq LIMIT {_SCAN_CHUNK}"), [last, *args], named=True
                 ).fetchall()
             for row in rows:
                 yield page_from_row(row)
@@ -494,7 +523,7 @@ class SqliteSwapStore(SqlStore):
     def search_text(
         self, query: str, *, namespaces: Sequence[str], k: int = 20, where: Mapping[str, object] | None = None
     ) -> list[SearchHit]:
-        extra, args = filter_sql(where, "IS ?")
+        extra, args = filter_sql(where, "IS ?", {"tier": self._tier_of.format(table="p")})
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
@@ -513,7 +542,7 @@ class SqliteSwapStore(SqlStore):
         k: int = 20,
         where: Mapping[str, object] | None = None,
     ) -> list[SearchHit]:
-        extra, args = filter_sql(where, "IS ?")
+        extra, args = filter_sql(where, "IS ?", {"tier": self._tier_of.format(table="p")})
         hits = self._indexes.search_vector(vector, namespaces, k, extra, args)
         hits.sort(key=lambda hit: (-hit.score, hit.page_id))
         return hits[:k]

@@ -26,6 +26,7 @@ _SQLITE_READONLY = 8
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _DAMAGED = (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+_VALUES_PER_STATEMENT = 500  # rows of one multi-row statement: far below SQLite's 32,766 parameters
 
 
 def _result_code(exc: BaseException) -> int | None:
@@ -106,6 +107,14 @@ class Database:
             return self._conn.executemany(sql, rows).rowcount
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from exc
+
+    def execute_values(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` with its ``{values}`` standing for one ``(?, ...)`` per row: one statement per
+        :data:`_VALUES_PER_STATEMENT` rows instead of one per row."""
+        for start in range(0, len(rows), _VALUES_PER_STATEMENT):
+            chunk = rows[start : start + _VALUES_PER_STATEMENT]
+            values = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
+            self.execute(sql.format(values=values), [value for row in chunk for value in row])
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:

@@ -18,6 +18,7 @@ from nexint_core.errors import StoreCorrupted
 from nexint_core.lexical import LexicalIndex
 from nexint_core.stores import SqliteSwapStore, StoreWarning, query_terms
 from nexint_core.stores.sqlite import DB_NAME, SCHEMA_VERSION
+from tests.core.test_persistence import as_schema_3
 from tests.core.test_swap_store import corpus, ids
 
 VOCABULARY = ["otter", "falcon", "lima", "oslo", "amber", "code", "trip", "night", "river", "stone"]
@@ -139,24 +140,29 @@ def test_sqlite_store_finds_a_page_another_connection_wrote(tmp_path: Path) -> N
         assert reader.search_text("unheard melody", namespaces=[late.namespace or ""], k=5) == []
 
 
-@pytest.mark.parametrize("old_version", [1, 2])
+@pytest.mark.parametrize("old_version", [1, 2, 3])
 def test_sqlite_store_upgrades_an_older_schema(tmp_path: Path, old_version: int) -> None:
     with SqliteSwapStore(tmp_path / "store") as store:
         for page in corpus()[:30]:
             store.put([page])
         centroid = store.vector_centroid(["alice", "bob"])
+        tiers = {page.id: page.tier for page in store.scan()}
     assert centroid is not None
-    db = sqlite3.connect(tmp_path / "store" / DB_NAME)  # what an older nexint made
+    assert len(set(tiers.values())) > 1
+    as_schema_3(tmp_path / "store")  # what an older nexint made
+    db = sqlite3.connect(tmp_path / "store" / DB_NAME)
     with db:
         if old_version == 1:  # nexint 0.1: an FTS5 table, no deletions log
             db.execute("CREATE VIRTUAL TABLE pages_fts USING fts5(terms, content='')")
             db.execute("DROP TABLE deletions")
-        db.execute("DROP TABLE centroids")  # schema 2 kept no per-namespace vector sums
+        if old_version <= 2:
+            db.execute("DROP TABLE centroids")  # schema 2 kept no per-namespace vector sums
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(old_version),))
     db.close()
     with SqliteSwapStore(tmp_path / "store") as store:
         assert ids(store.search_text("code7", namespaces=["bob"], k=3)) == ["MSG-000007"]
         rebuilt = store.vector_centroid(["alice", "bob"])
+        assert {page.id: page.tier for page in store.scan()} == tiers
     assert rebuilt is not None
     assert np.allclose(rebuilt, centroid, atol=1e-6)
     db = sqlite3.connect(tmp_path / "store" / DB_NAME)
@@ -164,19 +170,19 @@ def test_sqlite_store_upgrades_an_older_schema(tmp_path: Path, old_version: int)
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     db.close()
     assert "pages_fts" not in tables
-    assert {"deletions", "centroids"} <= tables
-    assert int(version) == SCHEMA_VERSION == 3
+    assert {"deletions", "centroids", "tiers"} <= tables
+    assert int(version) == SCHEMA_VERSION == 4
 
 
 def test_sqlite_store_refuses_a_newer_schema(tmp_path: Path) -> None:
     SqliteSwapStore(tmp_path / "store").close()
     db = sqlite3.connect(tmp_path / "store" / DB_NAME)
     with db:
-        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     db.close()
     from nexint_core import StoreError
 
-    with pytest.raises(StoreError, match="schema version 4"):
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
         SqliteSwapStore(tmp_path / "store")
 
 

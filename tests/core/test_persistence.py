@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -475,3 +476,138 @@ def test_persistence_wal_is_checkpointed_off_the_writing_thread(tmp_path: Path) 
     # the log is reused from its start after each checkpoint: it stays near 200 pages' worth (about 4 MB),
     # where without checkpoints it would hold all 4,000 (about 80 MB)
     assert wal < 8_000_000, wal
+
+
+# -- 8. schema upgrades ------------------------------------------------------------------------
+
+
+def as_schema_3(directory: Path) -> None:
+    """Turn a store this nexint wrote into what nexint with schema 3 left: each page's tier in its row, and
+    events indexed by page."""
+    with contextlib.closing(sqlite3.connect(directory / "nexint.db")) as conn, conn:
+        conn.execute("ALTER TABLE pages ADD COLUMN tier TEXT NOT NULL DEFAULT 'swap'")
+        conn.execute("UPDATE pages SET tier = COALESCE((SELECT tier FROM tiers WHERE tiers.seq = pages.seq), 'swap')")
+        conn.execute("DROP TABLE tiers")
+        conn.execute("CREATE INDEX events_by_memory ON events(memory_id)")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+
+
+def write_every_tier(directory: Path) -> dict[str, list[object]]:
+    """A manager's session leaving pages in every tier, some quarantined; returns its page table."""
+    with MemoryManager(512, store=directory, clock=StepClock(), summarizer="extractive") as mmu:
+        mmu.write("system", "Answer briefly and cite memory ids.", pin=True)
+        for n in range(1, 241):
+            mmu.write("user", fact_text(n), quarantined=n % 37 == 3)
+        mmu.page_in("zebra17")
+        table = {page_id: [entry.tier.value, entry.quarantined] for page_id, entry in mmu.page_table.snapshot().items()}
+    assert {tier for tier, _ in table.values()} == {tier.value for tier in Tier}
+    assert any(quarantined for _, quarantined in table.values())
+    return table
+
+
+def stored_state(directory: Path, **options: object) -> dict[str, object]:
+    """Each stored page's tier and flag, the event log, and the pages a search keeps per tier filter."""
+    with SqliteSwapStore(directory, **options) as store:  # type: ignore[arg-type]
+        vector = store.embedder.embed(["fact number zebra"])[0]
+        return {
+            "pages": {page.id: [page.tier.value, page.quarantined] for page in store.scan()},
+            "got": [store.get(page.id).tier.value for page in store.scan()],  # type: ignore[union-attr]
+            "events": [event.to_dict() for event in store.events()],
+            "found": {
+                tier.value: [
+                    sorted(
+                        hit.page_id
+                        for hit in store.search_text("fact number", namespaces=NAMESPACES, k=500, where=where)
+                    ),
+                    sorted(
+                        hit.page_id for hit in store.search_vector(vector, namespaces=NAMESPACES, k=500, where=where)
+                    ),
+                ]
+                for tier in Tier
+                for where in ({"tier": tier},)
+            },
+        }
+
+
+def schema(directory: Path) -> tuple[str, list[str], list[str], list[tuple[int, str]]]:
+    """The recorded version, the page columns, the indexes and the rows of the tiers table (if any)."""
+    with contextlib.closing(sqlite3.connect(directory / "nexint.db")) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(pages)")]
+        indexes = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"))
+        has_tiers = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'tiers'").fetchone()[0]
+        tiers = conn.execute("SELECT seq, tier FROM tiers ORDER BY seq").fetchall() if has_tiers else []
+    return version, columns, indexes, tiers
+
+
+def test_sqlite_store_keeps_a_tier_row_only_for_pages_out_of_swap(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    table = write_every_tier(directory)
+    state = stored_state(directory)
+    assert state["pages"] == table
+    assert state["got"] == [tier for tier, _ in table.values()]
+    version, columns, indexes, tiers = schema(directory)
+    assert (version, "tier" in columns, "events_by_memory" in indexes) == ("4", False, False)
+    assert len(tiers) == sum(tier != "swap" for tier, _ in table.values()) < len(table) // 4
+    found = state["found"]
+    assert isinstance(found, dict)
+    for tier in Tier:  # a search filtered on a tier keeps exactly the pages in it
+        kept = {page_id for page_id, (stored, _) in table.items() if stored == tier.value}
+        assert set(found[tier.value][1]) == kept, tier
+        assert set(found[tier.value][0]) <= kept, tier
+    with SqliteSwapStore(directory) as store:  # a deleted page takes its tier row along
+        active = [page.id for page in store.scan() if page.tier is Tier.ACTIVE]
+        store.delete(active)
+    assert len(schema(directory)[3]) == len(tiers) - len(active)
+
+
+def test_sqlite_store_upgrades_a_schema_3_store_in_place(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    table = write_every_tier(directory)
+    expected = stored_state(directory)
+    as_schema_3(directory)
+    files = digest(directory)
+    assert stored_state(directory, read_only=True) == expected  # read as it is: the tiers in the page rows
+    assert digest(directory) == files
+    assert schema(directory)[:2] == ("3", [*schema(directory)[1][:-1], "tier"])
+    assert stored_state(directory) == expected  # a writable open upgrades it
+    version, columns, indexes, tiers = schema(directory)
+    assert (version, "tier" in columns, "events_by_memory" in indexes) == ("4", False, False)
+    assert len(tiers) == sum(tier != "swap" for tier, _ in table.values())
+    with MemoryManager(512, store=directory, clock=StepClock(), summarizer="extractive") as mmu:
+        assert {
+            page_id: [entry.tier.value, entry.quarantined] for page_id, entry in mmu.page_table.snapshot().items()
+        } == table
+        mmu.page_in("zebra200")  # and goes on
+        moved = {page.id: [page.tier.value, page.quarantined] for page in mmu.page_table}
+    assert stored_state(directory)["pages"] == moved
+
+
+def test_sqlite_store_schema_3_upgrade_succeeds_in_every_racing_process(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    write_every_tier(original)
+    expected = stored_state(original)
+    as_schema_3(original)
+    paths = [tmp_path / f"store{i}" for i in range(12)]
+    for path in paths:
+        shutil.copytree(original, path)
+    start, names = time.time() + 1.0, ",".join(map(str, paths))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), "open-race", names, str(start), "0.1", lag],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for lag in ("0", "0.002")  # the second process arrives 0 to 22 ms after the first
+    ]
+    errors = []
+    for proc in procs:
+        with proc:
+            out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        errors += [line["error"] for line in map(json.loads, out.splitlines()) if line["error"] is not None]
+    assert errors == []
+    for path in paths:
+        assert schema(path)[0] == "4"
+        assert stored_state(path) == expected

@@ -25,8 +25,11 @@ def test_sqlite_damaged_pages_are_store_corrupted_by_result_code(tmp_path: Path)
     fill(tmp_path / "store", 3000)
     db = tmp_path / "store" / "nexint.db"
     data = db.read_bytes()
-    middle = len(data) // 2
-    db.write_bytes(data[:middle] + random.Random(1).randbytes(4096) + data[middle + 4096 :])
+    size = 4096  # SQLite's default page size
+    # Damage a page of the pages table (one holding page content), which a scan reads, from the middle of the file.
+    content = [start for start in range(0, len(data), size) if b"about the weather" in data[start : start + size]]
+    middle = content[len(content) // 2]
+    db.write_bytes(data[:middle] + random.Random(1).randbytes(size) + data[middle + size :])
     store = SqliteSwapStore(tmp_path / "store", verify=False)  # the header is intact: it opens
     with pytest.raises(StoreCorrupted, match="damaged") as caught:
         list(store.scan())

@@ -478,6 +478,25 @@ class TestStoreCapabilities:
         store.flush()  # nothing pending: writes nothing
         assert store.events() == emitted
 
+    def test_many_events_written_at_once_come_back_in_order_field_for_field(self, kind: str, store: StoreBase) -> None:
+        store.put([page(n, f"Note {n} of a long session") for n in range(1, 3)])
+        alice, bob = store.event_sink("alice"), store.event_sink("bob")
+        if alice is None or bob is None:
+            return
+        moves = [(Action.PAGE_IN, Tier.ACTIVE), (Action.EVICT, Tier.SWAP), (Action.DROP, None)]
+        emitted = []
+        for n in range(1, 1235):  # more than one multi-row statement holds
+            action, tier_to = moves[n % 3]
+            emitted.append(("alice" if n % 5 else "bob", event(n, f"MSG-{n % 2 + 1:06d}", action, tier_to)))
+        for namespace, each in emitted:
+            (alice if namespace == "alice" else bob).emit(each)
+        store.flush()
+        assert store.events() == [each for _, each in emitted]
+        assert store.events("bob") == [each for namespace, each in emitted if namespace == "bob"]
+        last = {each.memory_id: each.tier_to for namespace, each in emitted if namespace == "alice" and each.tier_to}
+        stored = [store.get(page_id) for page_id in last]
+        assert {found.id: found.tier for found in stored if found is not None} == last
+
     @pytest.mark.parametrize("write", ["put", "delete"])
     def test_buffered_events_go_with_the_next_write(self, reopen: Callable[[], StoreBase], write: str) -> None:
         with reopen() as store:
