@@ -29,6 +29,7 @@ CONTEXT_SHARES = {  # (same turn, turn before, first turn after, second turn aft
     "statement": (0.9, 0.25, 0.25, 0.15),  # a statement says what it says: its context is worth little
 }
 _RELATIONS = ("same turn", "turn before", "turn after", "turn after")
+_SHARES = {True: CONTEXT_SHARES["question"], False: CONTEXT_SHARES["statement"]}  # by whether a match asks
 MIN_CANDIDATES = 40
 AROUND_KEPT = 65_536  # pages whose surrounding turns are remembered (cleared when full: bounded memory)
 SKIPS_LOGGED = 3  # candidates that lost for room, logged per page-in (the best of them)
@@ -105,7 +106,7 @@ class PageInPlanner:
         self.recalls = 0
         self.context_of: dict[str, str] = {}  # a page shown as context of a match -> the match's id
         self.matched: dict[str, int] = {}  # resident pages the last page-in matched, by rank
-        self._around_cache: dict[str, list[tuple[Page, int]]] = {}
+        self._around_cache: dict[str, list[tuple[Page, int, str]]] = {}
         self._around_removals = table.removals
 
     # -- planning ------------------------------------------------------------------------------
@@ -178,21 +179,21 @@ class PageInPlanner:
         ranked = self._ranked(query, self._depth(room), now)
         entries: dict[str, _Entry] = {}
         for candidate, page in ranked:
-            if page.unit not in entries:
-                entries[page.unit] = (-candidate.score, page.id, page, candidate, None)
-        floor = self._floor
+            unit = page.unit
+            if unit not in entries:
+                entries[unit] = (-candidate.score, page.id, page, candidate, None)
+        floor, held_entry = self._floor, entries.get
         for candidate, page in ranked:
-            shares = CONTEXT_SHARES["question" if page.asks else "statement"]
-            for neighbour, kind in self._around(page):
-                score = candidate.score * shares[kind]
-                unit = neighbour.unit
-                held = entries.get(unit)
+            shares, best, anchor = _SHARES[page.asks], candidate.score, page.id
+            for neighbour, kind, unit in self._around(page):
+                score = best * shares[kind]
+                held = held_entry(unit)
                 if held is not None and -held[0] >= score:
                     continue
                 tier = neighbour.tier
                 if tier is Tier.CORE or tier is Tier.SUMMARY or (tier is Tier.SWAP and unit in floor):
                     continue
-                entries[unit] = (-score, neighbour.id, neighbour, kind, page.id)
+                entries[unit] = (-score, neighbour.id, neighbour, kind, anchor)
         return entries
 
     def _depth(self, room: int) -> int:
@@ -206,9 +207,9 @@ class PageInPlanner:
         average = max(8, tokens // pages) if pages else 64
         return max(MIN_CANDIDATES, 2 * room // average)
 
-    def _around(self, page: Page) -> list[tuple[Page, int]]:
+    def _around(self, page: Page) -> list[tuple[Page, int, str]]:
         """The pages around ``page`` that :meth:`_entries` reads with it, each with its kind (an index into a
-        :data:`CONTEXT_SHARES` row); remembered until a page is dropped from the table, unless the walk
+        :data:`CONTEXT_SHARES` row) and its unit; remembered until a page is dropped from the table, unless the walk
         reached the newest page (a turn written later may still join it)."""
         table = self._table
         if table.removals != self._around_removals:
@@ -218,7 +219,7 @@ class PageInPlanner:
         if known is not None:
             return known
         own = page.frame_id or page.id
-        out: list[tuple[Page, int]] = []
+        out: list[tuple[Page, int, str]] = []
         complete = True
         for step, turns in ((-1, 1), (1, 2)):
             frames: list[str] = []
@@ -233,14 +234,14 @@ class PageInPlanner:
                     continue
                 frame = current.frame_id or current.id
                 if frame == own:
-                    out.append((current, 0))
+                    out.append((current, 0, current.unit))
                     continue
                 if frame not in frames:
                     if len(frames) >= turns:
                         ended = False
                         break
                     frames.append(frame)
-                out.append((current, 1 if step < 0 else 1 + len(frames)))
+                out.append((current, 1 if step < 0 else 1 + len(frames), current.unit))
             if step > 0 and ended:
                 complete = False  # the walk reached the newest page
         if complete:

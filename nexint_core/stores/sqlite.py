@@ -187,7 +187,8 @@ class SqliteSwapStore(SqlStore):
                 self._enable_wal()
                 self._conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in the background instead
                 self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
-            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: BM25 reads document sizes at random
+            # 16 MiB: the page ids index and the tiers table stay hot; contents are read a few at a time
+            self._conn.execute("PRAGMA cache_size=-16384")
             self.embedder = self._embedder_for(embedder)
             if not read_only:
                 self._create_if_missing()
