@@ -118,7 +118,11 @@ class LexicalIndex:
         n = self.docs
         if not n:
             return 0.0
-        return float(sum(np.log1p((n - df + 0.5) / (df + 0.5)) for df in map(self.document_frequency, set(terms))))
+        ratios = [(n - df + 0.5) / (df + 0.5) for df in map(self.document_frequency, set(terms))]
+        total = 0.0
+        for weight in np.log1p(np.array(ratios, dtype=np.float64)).tolist():  # one call; added in order, plainly
+            total += weight
+        return total
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best ``(seq, score)`` pairs for distinct query ``terms``, best first, ties by seq."""
