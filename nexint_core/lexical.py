@@ -118,7 +118,7 @@ class LexicalIndex:
         n = self.docs
         if not n:
             return 0.0
-        ratios = [(n - df + 0.5) / (df + 0.5) for df in map(self.document_frequency, set(terms))]
+        ratios = [(n - df + 0.5) / (df + 0.5) for df in map(self.document_frequency, dict.fromkeys(terms))]
         total = 0.0
         for weight in np.log1p(np.array(ratios, dtype=np.float64)).tolist():  # one call; added in order, plainly
             total += weight

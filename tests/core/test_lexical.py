@@ -264,3 +264,26 @@ def test_search_breaks_ties_at_the_cut_by_write_order() -> None:
     index.add(41, ["chatter", "chatter", "rare"])
     hits = index.search(["chatter", "rare"], k=5)
     assert [seq for seq, _ in hits] == [41, 1, 2, 3, 4]
+
+
+def test_lexical_query_weight_is_the_same_float_whatever_the_hash_seed() -> None:
+    """The full-match weight sums its terms' idf in the query's order, not a set's (whose order follows
+    PYTHONHASHSEED): two processes score a query to the same bits, so replays agree across processes."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from nexint_core.lexical import LexicalIndex\n"
+        "index = LexicalIndex()\n"
+        "words = [f'w{i}' for i in range(400)]\n"
+        "for seq in range(1, 2000):\n"
+        "    index.add(seq, [words[(seq * k) % 400] for k in range(1, 1 + seq % 37)])\n"
+        "print(repr(index.query_weight([words[i] for i in range(0, 400, 3)] + ['never', 'seen'])))\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        outputs.add(done.stdout.strip())
+    assert len(outputs) == 1, outputs
