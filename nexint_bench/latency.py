@@ -44,6 +44,7 @@ __all__ = [
     "bench",
     "extrapolate",
     "fit_power_law",
+    "kept_points",
     "machine_info",
     "parse_impls",
     "parse_lengths",
@@ -451,7 +452,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the conversation's seed (default: 0)")
     parser.add_argument("--json", dest="json_path", help="write the rows to this JSON file")
     parser.add_argument("--plot", dest="plot_path", help="write a log-log PNG of p50 against history length")
+    parser.add_argument(
+        "--keep",
+        dest="keep_path",
+        help="an earlier --json file: its rows of memories not in --impls join this run's (table, JSON, plot)",
+    )
     parser.set_defaults(handler=run)
+
+
+def kept_points(path: Path, rerun: Sequence[str]) -> list[Point]:
+    """The rows of an earlier ``--json`` file whose memory is not in ``rerun``, as points."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        points = [Point(**row) for row in rows]
+    except (OSError, ValueError, TypeError) as exc:
+        raise InvalidArgument(f"--keep {path}: not a file of latency rows ({exc})") from None
+    unknown = sorted({point.impl for point in points} - set(IMPL_NAMES))
+    if unknown:
+        raise InvalidArgument(f"--keep {path}: unknown memories {', '.join(unknown)}")
+    return [point for point in points if point.impl not in rerun]
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -466,6 +485,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         raise InvalidArgument(f"--turns-per-point must be at least {MIN_TURNS}, got {args.turns_per_point}")
     json_path = _writable("--json", args.json_path)
     plot_path = _writable("--plot", args.plot_path)
+    kept = kept_points(Path(args.keep_path), impls) if args.keep_path else []
     if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
         raise InvalidArgument("--plot needs matplotlib: pip install 'nexint[bench]'")
 
@@ -483,6 +503,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         setup_cap=args.setup_cap,
     )
     progress(f"done in {time.perf_counter() - started:,.0f} s")
+    if kept:  # one table of every memory, in the default order
+        order = {impl: index for index, impl in enumerate(IMPL_NAMES)}
+        points = sorted([*points, *kept], key=lambda point: (order[point.impl], point.history_turns))
+        lengths = sorted({*lengths, *(point.history_turns for point in kept if not point.anchor)})
     if json_path is not None:
         json_path.write_text(json.dumps([point.to_dict() for point in points], indent=2) + "\n", encoding="utf-8")
     if plot_path is not None:

@@ -334,9 +334,52 @@ def test_cli_writes_json_rows_and_a_png(tmp_path: Path) -> None:
     assert "[latency] nexint @ 20 turns" in result.stderr
 
 
+def test_cli_keeps_the_rows_of_memories_not_run_again(tmp_path: Path) -> None:
+    """``--keep`` joins an earlier run's rows of the other memories to this run's, in the default order; the
+    re-run memory's old rows are replaced."""
+    earlier = [
+        {
+            "impl": impl,
+            "history_turns": turns,
+            "p50_ms": p50,
+            "p99_ms": p50 * 2,
+            "peak_rss_mb": 100.0,
+            "extrapolated": False,
+            "measured_turns": 5,
+            "setup_s": 0.1,
+            "anchor": False,
+            "note": "",
+        }
+        for impl, turns, p50 in (("nexint", 20, 999.0), ("trim", 20, 7.0), ("trim", 80, 9.0), ("ctbm", 20, 1.0))
+    ]
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier), encoding="utf-8")
+    argv = ["--impls", "nexint", "--lengths", "20", "--turns-per-point", "3", "--keep", "earlier.json"]
+    result = subprocess.run(
+        [str(MEMOS), "bench", "latency", *argv, "--json", "out.json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert [(row["impl"], row["history_turns"]) for row in rows] == [
+        ("nexint", 20),
+        ("ctbm", 20),
+        ("trim", 20),
+        ("trim", 80),
+    ]
+    assert rows[0]["p50_ms"] != 999.0
+    assert rows[0]["measured_turns"] == 3
+    assert rows[2]["p50_ms"] == 7.0
+    assert result.stdout.splitlines()[1].split() == ["impl", "20", "turns", "80", "turns"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--keep", "missing.json"], "--keep missing.json: not a file of latency rows"),
         (["--lengths", "0"], "--lengths takes positive integers (turns)"),
         (["--lengths", "100,ten"], "--lengths takes positive integers"),
         (["--impls", "nexint,buffer"], "unknown memory 'buffer' in --impls"),
