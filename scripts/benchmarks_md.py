@@ -306,11 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         "the next user message under a 2,000-token limit (cl100k everywhere). Each point runs in a fresh "
         "process: the history is filled (not timed), one warm-up turn runs, then up to 200 turns are timed "
         "within a 120 s cap. p50 / p99 per turn in ms, and the process's peak RSS. Each row is from the last "
-        "run of its memory (`--impls` re-runs a subset: nexint with each embedder and ConversationTokenBufferMemory "
-        "were re-run for the embedder change; the other memories' code did not change).",
+        "run of its memory: `make bench` runs them all; after a change to nexint alone, nexint with each embedder "
+        "and ConversationTokenBufferMemory (the baseline it is compared with) are re-run in one run, and `--keep` "
+        "carries the other memories' rows over (their code did not change).",
         "",
         "```",
         "memos bench latency --json docs/latency-benchmark.json --plot docs/latency.png",
+        "memos bench latency --impls nexint,nexint-hashing,ctbm --keep docs/latency-benchmark.json \\",
+        "    --json docs/latency-benchmark.json --plot docs/latency.png",
         "```",
         "",
     ]
