@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/swap.py --dir .bench --json docs/swap-benchmark.json
 	$(PY) benchmarks/swap_reopen.py .bench/store --json docs/swap-reopen-benchmark.json
 	$(PY) benchmarks/assembly.py --json docs/assembly-benchmark.json
+	$(PY) benchmarks/vector_index.py --json docs/vector-index-benchmark.json
 	$(PY) -m nexint_bench recall --data $(LOCOMO) --json > docs/recall-benchmark.json
 	$(PY) -m nexint_bench recall --data $(LOCOMO) --protocol interleaved --json \
 		> docs/recall-interleaved-benchmark.json

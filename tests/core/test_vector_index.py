@@ -1,4 +1,5 @@
-"""VectorIndex: exact below the flat limit, IVF above it; stable ids, exact deletes, checksummed files."""
+"""VectorIndex: exact below the flat limit, a PQ scan with an exact rerank above it, inverted lists past the IVF
+limit; stable ids, deletes (hidden, then compacted), checksummed files, older files still read."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from nexint_core.errors import InvalidArgument, StoreCorrupted
-from nexint_core.vector_index import VectorIndex
+from nexint_core.vector_index import SEARCH_MARGIN, VectorIndex
 
 DIM = 16
 
@@ -147,3 +148,129 @@ def test_vector_index_flat_search_is_exact_over_fp16_codes() -> None:
     found = index.search(query, 10)
     assert [hit for hit, _ in found] == [int(i) + 1 for i in np.argsort(-exact, kind="stable")[:10]]
     assert [score for _, score in found] == pytest.approx(sorted(exact, reverse=True)[:10], abs=1e-4)
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, first_id: int = 0) -> list[int]:
+    scores = vectors.astype(np.float16).astype(np.float32) @ query
+    return [first_id + int(i) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def test_vector_index_converts_flat_then_pq_then_ivf_keeping_every_id() -> None:
+    vectors = unit_vectors(3000, seed=11)
+    index = VectorIndex(DIM, flat_limit=500, ivf_limit=1500, nlist=16, nprobe=16)
+    stages = []
+    for start in range(0, 3000, 250):
+        index.add(np.arange(start, start + 250, dtype=np.int64), vectors[start : start + 250])
+        stages.append(index.describe())
+    assert stages[0] == "flat"
+    assert "pq" in stages
+    assert stages[-1] == "ivf-pq"
+    assert stages.index("pq") == 2  # past 500
+    assert stages.index("ivf-pq") == 6  # past 1,500
+    assert not index.is_flat
+    assert index.ids().tolist() == list(range(3000))
+    for row in (0, 1234, 2999):
+        assert index.search(vectors[row], 1)[0][0] == row
+
+
+def test_vector_index_approximate_recall_against_exact_search() -> None:
+    """The rerank keeps the approximate top 10 close to the exact one (fp16 codes both ways)."""
+    vectors = unit_vectors(4000, seed=12)
+    index = VectorIndex(DIM, flat_limit=1000)
+    index.add(np.arange(4000, dtype=np.int64), vectors)
+    assert index.describe() == "pq"
+    queries = unit_vectors(100, seed=13)
+    found = [{hit for hit, _ in index.search(query, 10)} for query in queries]
+    recall = np.mean(
+        [len(hits & set(exact_top(vectors, query, 10))) / 10 for hits, query in zip(found, queries, strict=True)]
+    )
+    assert recall >= 0.95
+
+
+def test_vector_index_pq_deletes_are_hidden_then_compacted() -> None:
+    vectors = unit_vectors(1200, seed=14)
+    index = VectorIndex(DIM, flat_limit=500)
+    index.add(np.arange(1200, dtype=np.int64), vectors)
+    index.remove(np.array([3, 5, 99_999], dtype=np.int64))  # an id never held is ignored
+    assert len(index) == 1198
+    assert 3 not in index.ids().tolist()
+    assert all(hit not in (3, 5) for hit, _ in index.search(vectors[3], 60))
+    assert len(index.search(vectors[3], 60)) == 60
+    index.add(np.array([3], dtype=np.int64), vectors[3:4])  # an id deleted and added again is found again
+    assert index.search(vectors[3], 1)[0][0] == 3
+    assert len(index) == 1199
+    index.remove(np.arange(100, 200, dtype=np.int64))  # past 5% deleted: rebuilt without them
+    assert len(index) == 1099
+    assert index._index.ntotal == 1099  # nothing hidden left: compacted
+    assert all(not 100 <= hit < 200 for hit, _ in index.search(vectors[150], 100))
+
+
+def test_vector_index_pq_search_results_do_not_depend_on_hidden_deletions() -> None:
+    """An approximate search always asks for the same margin, so a deletion changes no other result, and a
+    saved (compacted) copy answers as the live index does."""
+    vectors = unit_vectors(1500, seed=15)
+    clean = VectorIndex(DIM, flat_limit=500)
+    clean.add(np.arange(1500, dtype=np.int64), vectors)
+    index = VectorIndex(DIM, flat_limit=500)
+    index.add(np.arange(1500, dtype=np.int64), vectors)
+    index.remove(np.array([7], dtype=np.int64))
+    queries = unit_vectors(20, seed=16)
+    for query in queries:
+        scores, ids = clean._index.search(query.reshape(1, DIM), 20 + SEARCH_MARGIN)  # what both ask FAISS for
+        expected = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != 7][:20]
+        assert index.search(query, 20) == expected
+        assert clean.search(query, 20) == [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)][:20]
+
+
+def test_vector_index_pq_save_compacts_and_round_trips(tmp_path: Path) -> None:
+    vectors = unit_vectors(1500, seed=17)
+    index = VectorIndex(DIM, flat_limit=500, ivf_limit=1000, nlist=8, nprobe=8)
+    index.add(np.arange(1500, dtype=np.int64), vectors)
+    index.remove(np.array([10, 11], dtype=np.int64))
+    queries = unit_vectors(10, seed=18)
+    before = [index.search(query, 15) for query in queries]
+    index.save(tmp_path / "v.faiss")
+    loaded = VectorIndex.load(tmp_path / "v.faiss", DIM)
+    assert loaded.describe() == "ivf-pq"
+    assert len(loaded) == 1498
+    assert loaded.ids().tolist() == index.ids().tolist()
+    assert [loaded.search(query, 15) for query in queries] == before
+    loaded.add(np.array([5000], dtype=np.int64), vectors[:1])  # goes on growing after a load
+    assert {hit for hit, _ in loaded.search(vectors[0], 2)} == {0, 5000}
+
+
+def test_vector_index_builds_are_deterministic_at_every_stage() -> None:
+    vectors = unit_vectors(2000, seed=19)
+
+    def build() -> list[list[tuple[int, float]]]:
+        index = VectorIndex(DIM, flat_limit=400, ivf_limit=1200, nlist=8, nprobe=4)
+        for start in range(0, 2000, 100):
+            index.add(np.arange(start, start + 100, dtype=np.int64), vectors[start : start + 100])
+        return [index.search(query, 10) for query in unit_vectors(10, seed=20)]
+
+    assert build() == build()
+
+
+def test_vector_index_reads_and_updates_an_ivf_file_of_earlier_versions(tmp_path: Path) -> None:
+    import hashlib
+
+    import faiss
+
+    vectors = unit_vectors(800, seed=21)
+    legacy = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(DIM), DIM, 8, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    legacy.nprobe = 8
+    legacy.train(vectors)
+    legacy.add_with_ids(vectors, np.arange(800, dtype=np.int64))
+    path = tmp_path / "legacy.faiss"
+    faiss.write_index(legacy, str(path))
+    body = path.read_bytes()
+    path.write_bytes(body + hashlib.sha256(body).digest() + b"NXVI0001")
+    index = VectorIndex.load(path, DIM)
+    assert index.describe() == "ivf-sq"
+    assert index.search(vectors[5], 1)[0][0] == 5
+    index.remove(np.array([5], dtype=np.int64))
+    assert len(index) == 799
+    index.add(np.array([900], dtype=np.int64), vectors[5:6])
+    assert index.search(vectors[5], 1)[0][0] == 900
