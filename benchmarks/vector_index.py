@@ -1,7 +1,8 @@
 """The vector index against exact search: top-k recall and query time at 2x10^4 and 2x10^5 vectors.
 
 The vectors are the default embedder's (WordLlama) of generated chat: the latency benchmark's turns
-(made-up words, the hardest case) and small talk (draws of 2,000 distinct turns), half each. Queries are 200 held-out
+(made-up words, the hardest case) and small talk, every text distinct (small talk runs out of
+distinct turns at a few tens of thousands: the latency benchmark's turns fill the rest). Queries are 200 held-out
 turns of each kind, centred by the stored vectors' mean as page-in centres them. Each size builds the
 ``auto`` index (what a SQLite store uses) and the exact ``flat`` one from the same vectors, added 1,000
 at a time, and reports the auto index's stage, its recall of the exact top ``k``, and the median query
@@ -34,12 +35,18 @@ _SWEEP = bytearray(64 << 20)
 
 
 def texts(count: int, seed: int) -> list[str]:
-    """``count`` chat messages, half the latency benchmark's turns and half small talk, interleaved."""
-    turns = [text for turn in Conversation(seed).turns((count + 3) // 4) for text in turn]
+    """``count`` distinct chat messages: small talk (draws of 2,000 distinct turns, repeats across draws left
+    out) and the latency benchmark's turns, interleaved, the latter filling what small talk cannot."""
     talk: list[str] = []
-    while len(talk) < (count + 1) // 2:  # distinct within a draw of 2,000 (the generator's templates run out)
-        talk += small_talk(2000, seed=seed + 100 + len(talk))
-    return [text for pair in zip(turns, talk, strict=False) for text in pair][:count]
+    seen: set[str] = set()
+    draw = 0
+    while len(talk) < count // 2 and draw < 40:
+        talk += [text for text in small_talk(2000, seed=seed + 100 + draw) if not (text in seen or seen.add(text))]
+        draw += 1
+    talk = talk[: count // 2]
+    turns = [text for turn in Conversation(seed).turns((count - len(talk) + 1) // 2) for text in turn]
+    mixed = [text for pair in zip(turns, talk, strict=False) for text in pair] + turns[len(talk) :]
+    return mixed[:count]
 
 
 def embed(embedder: WordLlamaEmbedder, rows: list[str]) -> npt.NDArray[np.float32]:
@@ -59,8 +66,10 @@ def timed(index: VectorIndex, queries: npt.NDArray[np.float32], k: int, *, cold:
 
 def measure(size: int, k: int, seed: int) -> dict[str, Any]:
     embedder = WordLlamaEmbedder()
-    stored = embed(embedder, texts(size, seed))
-    queries = embed(embedder, texts(400, seed + 1))
+    corpus = texts(size, seed)
+    known = set(corpus)
+    stored = embed(embedder, corpus)
+    queries = embed(embedder, [text for text in texts(2000, seed + 5000) if text not in known][:400])  # held out
     centred = queries - stored.mean(axis=0)
     centred /= np.linalg.norm(centred, axis=1, keepdims=True)
     ids = np.arange(1, size + 1, dtype=np.int64)

@@ -637,12 +637,25 @@ def _check_writable(path: Path, db: Path) -> None:
     if not path.is_dir():
         return  # created by the open, or refused by it with the reason
     files = [path, db, *_wal_files(db)]
-    # os.access says no for a file that is not there: another process may remove its log meanwhile
-    unwritable = [f for f in files if not os.access(f, os.W_OK) and f.exists()]
+    unwritable = [f for f in files if _unwritable(f)]
     if unwritable:
         raise StoreReadOnly(
             f"store {path} cannot be written ({unwritable[0]} is read-only); open it with read_only=True to read it"
         )
+
+
+def _unwritable(path: Path) -> bool:
+    """Whether ``path`` exists and this process may not write it. os.access says no for a file that is not
+    there, and other processes create and remove their write-ahead log at any moment: a "no" counts only for a
+    file that is there both before and after it is asked again."""
+    for _ in range(3):
+        if os.access(path, os.W_OK):
+            return False
+        if not path.exists():
+            return False  # not there: nothing to refuse
+        if not os.access(path, os.W_OK) and path.exists():
+            return True
+    return False
 
 
 def _wal_files(db: Path) -> tuple[Path, Path]:
