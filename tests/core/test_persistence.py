@@ -412,27 +412,33 @@ def test_sqlite_store_is_shared_by_two_writing_processes(tmp_path: Path) -> None
         assert {page.content for page in pages} == expected
 
 
-def test_sqlite_store_concurrent_first_open_succeeds_in_every_process(tmp_path: Path) -> None:
-    paths = [tmp_path / f"store{i}" for i in range(36)]
-    for path in paths[::2]:
-        path.mkdir()  # half exist empty, half are created by the race
+def race_open(paths: list[Path], *, spacing: str, lag: str, timeout: float) -> list[str]:
+    """Two processes open the stores of ``paths`` one after another (``spacing`` s apart), the second
+    ``(i % 12) * lag`` s after the first at store ``i``; returns the errors they met."""
     start, names = time.time() + 1.0, ",".join(map(str, paths))
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WRITER), "open-race", names, str(start), "0.03", lag],
+            [sys.executable, str(WRITER), "open-race", names, str(start), spacing, delay],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for lag in ("0", "0.001")  # the second process arrives 0 to 11 ms after the first
+        for delay in ("0", lag)
     ]
     errors = []
     for proc in procs:
         with proc:
-            out, err = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=timeout)
         assert proc.returncode == 0, err
         errors += [line["error"] for line in map(json.loads, out.splitlines()) if line["error"] is not None]
-    assert errors == []
+    return errors
+
+
+def test_sqlite_store_concurrent_first_open_succeeds_in_every_process(tmp_path: Path) -> None:
+    paths = [tmp_path / f"store{i}" for i in range(36)]
+    for path in paths[::2]:
+        path.mkdir()  # half exist empty, half are created by the race
+    assert race_open(paths, spacing="0.03", lag="0.001", timeout=60) == []  # the second 0 to 11 ms later
     for path in paths:
         assert open_error(path, create=False) is None
 
@@ -591,23 +597,7 @@ def test_sqlite_store_schema_3_upgrade_succeeds_in_every_racing_process(tmp_path
     paths = [tmp_path / f"store{i}" for i in range(12)]
     for path in paths:
         shutil.copytree(original, path)
-    start, names = time.time() + 1.0, ",".join(map(str, paths))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WRITER), "open-race", names, str(start), "0.1", lag],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for lag in ("0", "0.002")  # the second process arrives 0 to 22 ms after the first
-    ]
-    errors = []
-    for proc in procs:
-        with proc:
-            out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        errors += [line["error"] for line in map(json.loads, out.splitlines()) if line["error"] is not None]
-    assert errors == []
+    assert race_open(paths, spacing="0.1", lag="0.002", timeout=120) == []  # the second 0 to 22 ms later
     for path in paths:
         assert schema(path)[0] == "4"
         assert stored_state(path) == expected
