@@ -1,4 +1,4 @@
-"""The vector index against exact search: top-k recall and query time at 2x10^4 and 2x10^5 vectors.
+"""The vector index against exact search: top-k recall and query time at 2x10^4, 2x10^5 and 10^6 vectors.
 
 The vectors are the default embedder's (WordLlama) of generated chat: the latency benchmark's turns
 (made-up words, the hardest case) and small talk, every text distinct (small talk runs out of
@@ -101,7 +101,9 @@ def measure(size: int, k: int, seed: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="20000,200000", help="vectors per index (default: 20000,200000)")
+    parser.add_argument(
+        "--sizes", default="20000,200000,1000000", help="vectors per index (default: 20000,200000,1000000)"
+    )
     parser.add_argument("--k", type=int, default=40, help="results per query (default: 40, page-in's depth)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", dest="json_path", help="also write the report to this file")
