@@ -294,31 +294,23 @@ def test_write_plot_without_matplotlib_says_how_to_install(tmp_path: Path, monke
         latency.write_plot([], tmp_path / "plot.png", title="t")
 
 
-def test_cli_writes_json_rows_and_a_png(tmp_path: Path) -> None:
+def run_latency(cwd: Path, *argv: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """``memos bench latency ARGV --json out.json`` in ``cwd``: the finished process and the rows it wrote."""
     result = subprocess.run(
-        [
-            str(MEMOS),
-            "bench",
-            "latency",
-            "--impls",
-            "nexint,ctbm",
-            "--lengths",
-            "20,40",
-            "--turns-per-point",
-            "5",
-            "--json",
-            "out.json",
-            "--plot",
-            "out.png",
-        ],
+        [str(MEMOS), "bench", "latency", *argv, "--json", "out.json"],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
         timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    return result, json.loads((cwd / "out.json").read_text(encoding="utf-8"))
+
+
+def test_cli_writes_json_rows_and_a_png(tmp_path: Path) -> None:
+    argv = ["--impls", "nexint,ctbm", "--lengths", "20,40", "--turns-per-point", "5", "--plot", "out.png"]
+    result, rows = run_latency(tmp_path, *argv)
     assert [(row["impl"], row["history_turns"]) for row in rows] == [
         ("nexint", 20),
         ("nexint", 40),
@@ -354,16 +346,7 @@ def test_cli_keeps_the_rows_of_memories_not_run_again(tmp_path: Path) -> None:
     ]
     (tmp_path / "earlier.json").write_text(json.dumps(earlier), encoding="utf-8")
     argv = ["--impls", "nexint", "--lengths", "20", "--turns-per-point", "3", "--keep", "earlier.json"]
-    result = subprocess.run(
-        [str(MEMOS), "bench", "latency", *argv, "--json", "out.json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    result, rows = run_latency(tmp_path, *argv)
     assert [(row["impl"], row["history_turns"]) for row in rows] == [
         ("nexint", 20),
         ("ctbm", 20),
